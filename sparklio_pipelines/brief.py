@@ -1,0 +1,231 @@
+"""The campaign brief: a typed, validated schema, loaded from YAML or JSON.
+
+A bad brief raises `BriefError`, which lists every bad field in plain words;
+callers print `str(err)` and never show a stack trace to a marketer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+MAX_BRIEF_BYTES = 256 * 1024  # a brief is a page of text; anything bigger is a mistake or an attack
+
+Language = Literal["ko", "en"]
+Channel = Literal["instagram", "x", "linkedin", "email", "shorts"]
+LANGUAGES: tuple[str, ...] = ("ko", "en")
+CHANNELS: tuple[str, ...] = ("instagram", "x", "linkedin", "email", "shorts")
+
+SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+HEX_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+class BriefError(ValueError):
+    """A brief that cannot be used. `problems` holds (field, message) pairs."""
+
+    def __init__(self, problems: list[tuple[str, str]], source: str | None = None):
+        self.problems = problems
+        self.source = source
+        super().__init__(self.render())
+
+    def render(self) -> str:
+        head = f"Invalid brief{f' {self.source}' if self.source else ''}: {len(self.problems)} problem(s)"
+        lines = [f"  - {field}: {message}" for field, message in self.problems]
+        return "\n".join([head, *lines])
+
+
+def _clean_text(value: str) -> str:
+    if CONTROL_RE.search(value):
+        raise ValueError("contains control characters")
+    return value.strip()
+
+
+class BrandKit(BaseModel):
+    """The brand rules a campaign's outputs must follow."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(default="", max_length=80, description="Brand name, shown in creatives")
+    palette: list[str] = Field(
+        default_factory=lambda: ["#1F2A44", "#F4B942", "#FFFFFF"],
+        min_length=2,
+        max_length=8,
+        description="Hex colors, darkest/background first, accent second, text third",
+    )
+    font: str = Field(default="Noto Sans CJK KR", max_length=120, description="Font family or font file path")
+    logo_path: str | None = Field(default=None, max_length=300, description="Logo image (PNG) path or object key")
+    voice_notes: str = Field(default="", max_length=2000)
+    banned_words: list[str] = Field(default_factory=list, max_length=200)
+    required_terms: list[str] = Field(default_factory=list, max_length=50)
+
+    @field_validator("palette")
+    @classmethod
+    def _hex_colors(cls, colors: list[str]) -> list[str]:
+        bad = [c for c in colors if not isinstance(c, str) or not HEX_RE.match(c)]
+        if bad:
+            raise ValueError(f"colors must look like #1A2B3C, got {bad}")
+        return [c.upper() for c in colors]
+
+    @field_validator("logo_path")
+    @classmethod
+    def _safe_logo_path(cls, path: str | None) -> str | None:
+        if path is None or path == "":
+            return None
+        if ".." in Path(path).parts or CONTROL_RE.search(path):
+            raise ValueError("must not contain '..' or control characters")
+        return path
+
+    @field_validator("name", "font", "voice_notes")
+    @classmethod
+    def _no_control(cls, value: str) -> str:
+        return _clean_text(value)
+
+    @field_validator("banned_words", "required_terms")
+    @classmethod
+    def _terms(cls, terms: list[str]) -> list[str]:
+        cleaned = [_clean_text(t) for t in terms]
+        if any(not t or len(t) > 80 for t in cleaned):
+            raise ValueError("each term must be 1-80 characters")
+        return cleaned
+
+
+class Brief(BaseModel):
+    """What a marketer asks for. Every content asset is generated from this."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    campaign_id: str = Field(description="Lowercase slug: letters, digits and '-', e.g. spring-launch-2026")
+    product: str = Field(min_length=1, max_length=200)
+    audience: str = Field(min_length=1, max_length=500)
+    key_messages: list[str] = Field(min_length=1, max_length=6)
+    tone: str = Field(min_length=1, max_length=200)
+    languages: list[Language] = Field(min_length=1, max_length=2)
+    channels: list[Channel] = Field(min_length=1, max_length=5)
+    call_to_action: str = Field(min_length=1, max_length=80)
+    start_date: dt.date
+    end_date: dt.date
+    brand: BrandKit = Field(default_factory=BrandKit)
+
+    @field_validator("campaign_id")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not isinstance(value, str) or not SLUG_RE.match(value):
+            raise ValueError(
+                "must be a lowercase slug of 1-64 letters, digits and '-' (no '/', '..' or spaces)"
+            )
+        return value
+
+    @field_validator("product", "audience", "tone", "call_to_action")
+    @classmethod
+    def _no_control(cls, value: str) -> str:
+        return _clean_text(value)
+
+    @field_validator("key_messages")
+    @classmethod
+    def _messages(cls, messages: list[str]) -> list[str]:
+        cleaned = [_clean_text(m) for m in messages]
+        if any(not m or len(m) > 300 for m in cleaned):
+            raise ValueError("each key message must be 1-300 characters")
+        return cleaned
+
+    @field_validator("languages", "channels")
+    @classmethod
+    def _unique(cls, values: list[str]) -> list[str]:
+        if len(set(values)) != len(values):
+            raise ValueError("must not repeat a value")
+        return values
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> "Brief":
+        if self.end_date < self.start_date:
+            raise ValueError("end_date must be on or after start_date")
+        return self
+
+    def is_active_on(self, day: dt.date) -> bool:
+        return self.start_date <= day <= self.end_date
+
+    def canonical_json(self) -> str:
+        """Stable JSON: the same brief always gives the same bytes (and hash)."""
+        return json.dumps(self.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, indent=2)
+
+
+def _field_path(loc: tuple) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if isinstance(item, int):
+            parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
+        else:
+            parts.append(str(item))
+    return ".".join(parts) or "(brief)"
+
+
+def _message(err: dict) -> str:
+    kind = err.get("type", "")
+    if kind == "missing":
+        return "is required"
+    if kind == "extra_forbidden":
+        return "is not a known field"
+    if kind == "literal_error":
+        expected = err.get("ctx", {}).get("expected", "")
+        return f"must be one of {expected}, got {err.get('input')!r}"[:300]
+    msg = str(err.get("msg", "is invalid"))
+    return msg.removeprefix("Value error, ")[:300]
+
+
+def parse_brief_data(data: object, source: str | None = None) -> Brief:
+    """Validate an already-parsed mapping."""
+    if not isinstance(data, dict):
+        raise BriefError([("(brief)", f"must be a mapping of fields, got {type(data).__name__}")], source)
+    try:
+        return Brief.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(x for x in err["loc"] if x not in ("function-after",))
+            problems.append((_field_path(loc), _message(err)))
+        raise BriefError(problems, source) from None
+
+
+def parse_brief_bytes(raw: bytes, name: str = "brief.yaml") -> Brief:
+    """Parse YAML or JSON bytes (chosen by the name's extension, YAML otherwise)."""
+    source = Path(name).name
+    if len(raw) > MAX_BRIEF_BYTES:
+        raise BriefError([("(file)", f"is {len(raw):,} bytes; a brief may be at most {MAX_BRIEF_BYTES:,}")], source)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BriefError([("(file)", f"is not UTF-8 text (byte {exc.start})")], source) from None
+    if name.lower().endswith(".json"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise BriefError([("(file)", f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")], source) from None
+    else:
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or "syntax error"
+            raise BriefError([("(file)", f"is not valid YAML: {problem}{where}")], source) from None
+        except RecursionError:
+            raise BriefError([("(file)", "is nested too deeply")], source) from None
+    return parse_brief_data(data, source)
+
+
+def load_brief(path: str | Path) -> Brief:
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise BriefError([("(file)", f"cannot be read: {exc.strerror}")], path.name) from None
+    if size > MAX_BRIEF_BYTES:
+        raise BriefError([("(file)", f"is {size:,} bytes; a brief may be at most {MAX_BRIEF_BYTES:,}")], path.name)
+    return parse_brief_bytes(path.read_bytes(), path.name)

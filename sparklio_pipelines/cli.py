@@ -1,0 +1,150 @@
+"""`sparklio`: the command line for marketers and operators.
+
+    sparklio brief validate FILE...        check briefs, print every problem
+    sparklio campaign add FILE [--launch]  store a brief, add its partition, optionally run it
+    sparklio campaign run ID               materialize a campaign end to end
+    sparklio campaign list | archive ID | activate ID
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from sparklio_pipelines.brief import BriefError, load_brief
+
+
+def _resources():
+    from sparklio_pipelines.backends import build_resources
+
+    resources = build_resources()
+    return resources["object_store"], resources["campaign_db"]
+
+
+def cmd_validate(args) -> int:
+    status = 0
+    for name in args.files:
+        try:
+            brief = load_brief(name)
+        except BriefError as exc:
+            print(exc, file=sys.stderr)
+            status = 1
+        else:
+            print(f"OK {name}: campaign {brief.campaign_id} ({', '.join(brief.languages)}; {', '.join(brief.channels)})")
+    return status
+
+
+def run_campaign(campaign_id: str) -> int:
+    """Materialize every campaign asset for one partition, recorded in the Dagster instance."""
+    from sparklio_pipelines.definitions import defs
+    from sparklio_pipelines.instance import get_instance
+    from sparklio_pipelines.manifest import manifest_key
+
+    instance = get_instance()
+    job = defs.resolve_job_def("campaign_job")
+    result = job.execute_in_process(partition_key=campaign_id, instance=instance, raise_on_error=False)
+    store, _ = _resources()
+    if not result.success:
+        for event in result.all_events:
+            if event.is_step_failure:
+                print(f"step {event.step_key} failed: {event.step_failure_data.error.message.strip()}", file=sys.stderr)
+        print(f"Run {result.run_id} failed. Re-execute it from failure in the Dagster UI.", file=sys.stderr)
+        return 1
+    key = manifest_key(campaign_id)
+    print(f"Run {result.run_id} succeeded.")
+    print(f"Outputs: {store.location}/campaigns/{campaign_id}/")
+    print(f"Manifest: {store.url(key)}")
+    return 0
+
+
+def cmd_add(args) -> int:
+    from sparklio_pipelines.campaigns import submit_brief
+    from sparklio_pipelines.instance import get_instance
+
+    path = Path(args.file)
+    store, db = _resources()
+    try:
+        raw = path.read_bytes()
+        submission = submit_brief(raw, path.name, store=store, db=db, instance=get_instance(), base_dir=path.parent)
+    except BriefError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"Cannot read {path}: {exc.strerror}", file=sys.stderr)
+        return 1
+    brief = submission.brief
+    state = "added" if submission.partition_added else "updated"
+    print(f"Campaign {brief.campaign_id} {state}; brief stored at {submission.stored.key}")
+    if args.launch:
+        return run_campaign(brief.campaign_id)
+    return 0
+
+
+def cmd_run(args) -> int:
+    return run_campaign(args.campaign_id)
+
+
+def cmd_list(args) -> int:
+    from sparklio_pipelines.instance import get_instance
+    from sparklio_pipelines.partitions import CAMPAIGN_PARTITION_NAME
+
+    _, db = _resources()
+    for campaign_id in get_instance().get_dynamic_partitions(CAMPAIGN_PARTITION_NAME):
+        row = db.get_campaign(campaign_id) or {}
+        print(json.dumps({"campaign_id": campaign_id, "status": row.get("status"),
+                          "start": str(row.get("start_date")), "end": str(row.get("end_date"))}, ensure_ascii=False))
+    return 0
+
+
+def cmd_status(args) -> int:
+    _, db = _resources()
+    db.set_status(args.campaign_id, "archived" if args.command == "archive" else "active")
+    print(f"Campaign {args.campaign_id} is now {'archived' if args.command == 'archive' else 'active'}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sparklio", description="Sparklio AI Marketing Studio")
+    groups = parser.add_subparsers(dest="group", required=True)
+
+    brief = groups.add_parser("brief", help="work with brief files").add_subparsers(dest="command", required=True)
+    validate = brief.add_parser("validate", help="validate brief files")
+    validate.add_argument("files", nargs="+")
+    validate.set_defaults(func=cmd_validate)
+
+    campaign = groups.add_parser("campaign", help="manage campaigns").add_subparsers(dest="command", required=True)
+    add = campaign.add_parser("add", help="store a brief and add its campaign partition")
+    add.add_argument("file")
+    add.add_argument("--launch", action="store_true", help="materialize the campaign now")
+    add.set_defaults(func=cmd_add)
+    run = campaign.add_parser("run", help="materialize a campaign end to end")
+    run.add_argument("campaign_id")
+    run.set_defaults(func=cmd_run)
+    campaign.add_parser("list", help="list campaigns").set_defaults(func=cmd_list)
+    for command in ("archive", "activate"):
+        sub = campaign.add_parser(command, help=f"{command} a campaign (the refresh schedule skips archived ones)")
+        sub.add_argument("campaign_id")
+        sub.set_defaults(func=cmd_status)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # the CLI speaks to people: one clear line, no stack trace
+        from resources.database import DatabaseError
+        from resources.object_store import ObjectStoreError
+
+        if isinstance(exc, (DatabaseError, ObjectStoreError)):
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,63 @@
+"""Object keys. Names that come from uploads are sanitized here and nowhere else."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MAX_NAME_CHARS = 120
+_UNSAFE = re.compile(r"[^\w.\- ]", re.UNICODE)  # \w keeps Hangul and other letters
+_SPACES = re.compile(r"\s+")
+
+
+class UnsafeKeyError(ValueError):
+    """An object key that would escape its prefix or is otherwise unusable."""
+
+
+def sanitize_name(name: str, *, default: str = "file") -> str:
+    """One safe path segment from an uploaded file name.
+
+    Keeps letters (Hangul included), digits, '.', '-', '_'; spaces become '_'.
+    Any directory part, '..', control character or leading dot is removed.
+    """
+    name = unicodedata.normalize("NFC", str(name))
+    name = name.replace("\\", "/").split("/")[-1]  # drop any directory part, Windows ones too
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    name = _UNSAFE.sub("_", name)
+    name = _SPACES.sub("_", name.strip())
+    name = re.sub(r"\.{2,}", ".", name).lstrip("._-")
+    if len(name) > MAX_NAME_CHARS:
+        stem, dot, ext = name.rpartition(".")
+        ext = ext[:10] if dot else ""
+        name = (stem if dot else name)[: MAX_NAME_CHARS - len(ext) - 1] + (f".{ext}" if ext else "")
+    return name or default
+
+
+def join_key(*parts: str) -> str:
+    """Join trusted prefix parts and sanitized segments; refuses traversal outright."""
+    segments: list[str] = []
+    for part in parts:
+        for segment in str(part).split("/"):
+            if segment in ("", "."):
+                continue
+            if segment == ".." or "\\" in segment or any(unicodedata.category(c)[0] == "C" for c in segment):
+                raise UnsafeKeyError(f"unsafe object key segment {segment!r}")
+            segments.append(segment)
+    if not segments:
+        raise UnsafeKeyError("empty object key")
+    return "/".join(segments)
+
+
+def validate_key(key: str) -> str:
+    """A key read back from storage or passed by a caller: must be relative and traversal-free."""
+    if key.startswith("/"):
+        raise UnsafeKeyError(f"object key must be relative: {key!r}")
+    normalized = join_key(key)
+    if normalized != key.rstrip("/"):
+        raise UnsafeKeyError(f"object key is not normalized: {key!r}")
+    return normalized
+
+
+def campaign_key(campaign_id: str, *parts: str) -> str:
+    """`campaigns/<campaign>/...`: where every campaign output lives."""
+    return join_key("campaigns", campaign_id, *parts)

@@ -1,0 +1,63 @@
+"""ffmpeg/ffprobe location and probing, shared by every media step."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+
+class MediaError(RuntimeError):
+    """A media file that is not what it claims to be, or an ffmpeg failure."""
+
+
+@functools.lru_cache(maxsize=1)
+def ffmpeg_bin() -> str:
+    """`SPARKLIO_FFMPEG`, then ffmpeg on PATH (Debian's has libass and libx264)."""
+    found = os.environ.get("SPARKLIO_FFMPEG") or shutil.which("ffmpeg")
+    if not found:
+        raise MediaError("ffmpeg not found: install Debian's ffmpeg or set SPARKLIO_FFMPEG")
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def ffprobe_bin() -> str:
+    found = os.environ.get("SPARKLIO_FFPROBE") or shutil.which("ffprobe")
+    if not found:
+        sibling = Path(ffmpeg_bin()).with_name("ffprobe")
+        if sibling.exists():
+            return str(sibling)
+        raise MediaError("ffprobe not found: install Debian's ffmpeg or set SPARKLIO_FFPROBE")
+    return found
+
+
+def probe(path: str | Path, timeout: float = 60) -> dict:
+    """ffprobe's JSON for a file: `format` and `streams`. Raises MediaError on a corrupt file."""
+    cmd = [ffprobe_bin(), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
+    try:
+        out = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise MediaError(f"ffprobe timed out on {Path(path).name}") from None
+    if out.returncode != 0:
+        reason = out.stderr.decode(errors="replace").strip().splitlines()
+        raise MediaError(f"not a readable media file: {reason[-1] if reason else 'ffprobe failed'}")
+    return json.loads(out.stdout or b"{}")
+
+
+def summarize(info: dict) -> dict:
+    """The facts checks care about: duration, size, codecs, whether there is audio."""
+    streams = info.get("streams", [])
+    video = next((s for s in streams if s.get("codec_type") == "video"), None)
+    audio = next((s for s in streams if s.get("codec_type") == "audio"), None)
+    duration = float(info.get("format", {}).get("duration") or 0.0)
+    return {
+        "duration_s": duration,
+        "width": int(video["width"]) if video else 0,
+        "height": int(video["height"]) if video else 0,
+        "video_codec": video.get("codec_name") if video else None,
+        "audio_codec": audio.get("codec_name") if audio else None,
+        "has_audio": audio is not None,
+    }
