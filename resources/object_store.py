@@ -88,14 +88,24 @@ class ObjectStoreResource(ConfigurableResource):
     def exists(self, key: str) -> bool:
         return self.head(key) is not None
 
-    def list(self, prefix: str = "", start_after: str | None = None, limit: int | None = None) -> Iterator[ObjectInfo]:
-        """Objects under `prefix` in key order, strictly after `start_after`."""
+    def list(
+        self, prefix: str = "", start_after: str | None = None, limit: int | None = None, recursive: bool = True
+    ) -> Iterator[ObjectInfo]:
+        """Objects under `prefix` in key order, strictly after `start_after`.
+
+        `recursive=False` lists only the objects directly under `prefix` (an S3 `Delimiter='/'` listing),
+        so the cost does not grow with what sits in sub-folders such as `briefs/processed/`.
+        """
         raise NotImplementedError
 
     def delete(self, key: str) -> None:
         raise NotImplementedError
 
     def move(self, src: str, dst: str) -> None:
+        raise NotImplementedError
+
+    def copy(self, src: str, dst: str) -> None:
+        """Server-side copy (no download), for large media."""
         raise NotImplementedError
 
     def url(self, key: str, expires_s: int = 3600) -> str:
@@ -179,13 +189,17 @@ class LocalObjectStoreResource(ObjectStoreResource):
         stat = path.stat()
         return ObjectInfo(key, stat.st_size, sha256_file(path), stat.st_mtime)
 
-    def list(self, prefix: str = "", start_after: str | None = None, limit: int | None = None) -> Iterator[ObjectInfo]:
+    def list(
+        self, prefix: str = "", start_after: str | None = None, limit: int | None = None, recursive: bool = True
+    ) -> Iterator[ObjectInfo]:
         root = self.root_path
         base = root / prefix.rstrip("/") if prefix.rstrip("/") else root
         if not base.exists():
             return
         keys = []
         for dirpath, dirnames, filenames in os.walk(base):
+            if not recursive:
+                dirnames[:] = []
             rel_dir = Path(dirpath).relative_to(root).as_posix()
             if rel_dir == ".":
                 dirnames[:] = [d for d in dirnames if d != TEMP_DIR]
@@ -210,6 +224,12 @@ class LocalObjectStoreResource(ObjectStoreResource):
             raise ObjectStoreError(f"no object at {src!r} to move")
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(source, target)
+
+    def copy(self, src: str, dst: str) -> None:
+        source = self._path(src)
+        if not source.is_file():
+            raise ObjectStoreError(f"no object at {src!r} to copy")
+        self._commit(dst, lambda temp: shutil.copyfile(source, temp))
 
     def url(self, key: str, expires_s: int = 3600) -> str:
         return self._path(key).as_uri()
@@ -349,9 +369,13 @@ class S3ObjectStoreResource(ObjectStoreResource):
             meta.get("ETag", "").strip('"') or None,
         )
 
-    def list(self, prefix: str = "", start_after: str | None = None, limit: int | None = None) -> Iterator[ObjectInfo]:
+    def list(
+        self, prefix: str = "", start_after: str | None = None, limit: int | None = None, recursive: bool = True
+    ) -> Iterator[ObjectInfo]:
         # StartAfter makes the cost grow with the objects after the cursor, not the whole prefix
         kwargs = {"Bucket": self.bucket, "Prefix": prefix}
+        if not recursive:
+            kwargs["Delimiter"] = "/"
         if start_after:
             kwargs["StartAfter"] = start_after
         count = 0
@@ -377,10 +401,13 @@ class S3ObjectStoreResource(ObjectStoreResource):
         self.client.delete_object(Bucket=self.bucket, Key=validate_key(key))
 
     def move(self, src: str, dst: str) -> None:
+        self.copy(src, dst)
+        self.client.delete_object(Bucket=self.bucket, Key=src)
+
+    def copy(self, src: str, dst: str) -> None:
         self.client.copy_object(
             Bucket=self.bucket, Key=validate_key(dst), CopySource={"Bucket": self.bucket, "Key": validate_key(src)}
         )
-        self.client.delete_object(Bucket=self.bucket, Key=src)
 
     def url(self, key: str, expires_s: int = 3600) -> str:
         return self.client.generate_presigned_url(

@@ -12,7 +12,11 @@ import os
 from dagster import EnvVar
 
 from resources.database import CampaignDatabaseResource
+from resources.image_generation import ImageGeneratorResource, ProceduralArtResource
+from resources.llm import EmbeddedLLMResource, LLMResource
 from resources.object_store import LocalObjectStoreResource, ObjectStoreResource, S3ObjectStoreResource
+from resources.speech import LocalSpeechResource, SpeechResource
+from resources.transcription import TranscriberResource, WhisperTranscriberResource
 
 
 def env_or(name: str, default):
@@ -36,8 +40,28 @@ def campaign_db_resource() -> CampaignDatabaseResource:
     return CampaignDatabaseResource(database_url=env_or("DATABASE_URL", ""))
 
 
+def llm_resource() -> LLMResource:
+    return EmbeddedLLMResource(model_path=env_or("SPARKLIO_GGUF_PATH", ""))
+
+
+def image_generator_resource() -> ImageGeneratorResource:
+    return ProceduralArtResource()
+
+
+def speech_resource() -> SpeechResource:
+    return LocalSpeechResource()
+
+
+def transcriber_resource() -> TranscriberResource:
+    return WhisperTranscriberResource(model_dir=env_or("SPARKLIO_WHISPER_MODEL_DIR", ""))
+
+
 def build_resources() -> dict:
     return {
         "object_store": object_store_resource(),
         "campaign_db": campaign_db_resource(),
+        "llm": llm_resource(),
+        "image_generator": image_generator_resource(),
+        "speech": speech_resource(),
+        "transcriber": transcriber_resource(),
     }

@@ -44,6 +44,13 @@ def _upload_logo(brief: Brief, store: ObjectStoreResource, base_dir: Path | None
     return brief.model_copy(update={"brand": brief.brand.model_copy(update={"logo_path": key})})
 
 
+def store_brief(brief: Brief, store: ObjectStoreResource, base_dir: Path | None = None) -> tuple[Brief, StoredObject]:
+    """Put the brief (canonical JSON) where the `brief` asset reads it; idempotent."""
+    brief = _upload_logo(brief, store, base_dir)
+    stored = store.put_bytes(brief_input_key(brief.campaign_id), brief.canonical_json().encode(), "application/json")
+    return brief, stored
+
+
 def submit_brief(
     raw: bytes,
     name: str,
@@ -54,8 +61,7 @@ def submit_brief(
     base_dir: Path | None = None,
 ) -> Submission:
     """Validate and store a brief and add its campaign partition. Raises BriefError on a bad brief."""
-    brief = _upload_logo(parse_brief_bytes(raw, name), store, base_dir)
-    stored = store.put_bytes(brief_input_key(brief.campaign_id), brief.canonical_json().encode(), "application/json")
+    brief, stored = store_brief(parse_brief_bytes(raw, name), store, base_dir)
     db.upsert_campaign(brief, stored.sha256)
     added = False
     if not instance.has_dynamic_partition(CAMPAIGN_PARTITION_NAME, brief.campaign_id):

@@ -35,12 +35,16 @@ def ffprobe_bin() -> str:
 
 
 def probe(path: str | Path, timeout: float = 60) -> dict:
-    """ffprobe's JSON for a file: `format` and `streams`. Raises MediaError on a corrupt file."""
+    """ffprobe's JSON for a file or URL: `format` and `streams`. Raises MediaError on a corrupt file."""
+    if str(path).startswith("file://"):  # ffmpeg does not percent-decode file URIs
+        from urllib.parse import unquote, urlparse
+
+        path = unquote(urlparse(str(path)).path)
     cmd = [ffprobe_bin(), "-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)]
     try:
         out = subprocess.run(cmd, capture_output=True, timeout=timeout, check=False)
     except subprocess.TimeoutExpired:
-        raise MediaError(f"ffprobe timed out on {Path(path).name}") from None
+        raise MediaError(f"ffprobe timed out on {str(path).split('?')[0].rsplit('/', 1)[-1]}") from None
     if out.returncode != 0:
         reason = out.stderr.decode(errors="replace").strip().splitlines()
         raise MediaError(f"not a readable media file: {reason[-1] if reason else 'ffprobe failed'}")

@@ -16,8 +16,10 @@ def test_definitions_load_and_resolve():
     job = defs.resolve_job_def("campaign_job")
     assert job.partitions_def is not None and job.partitions_def.name == "campaign"
     keys = {key.to_user_string() for key in repo.asset_graph.get_all_asset_keys()}
-    assert "brief" in keys
-    for name in ("object_store", "campaign_db"):
+    assert {"brief", "copy", "image", "video", "captions", "campaign_bundle", "uploaded_video_captions"} <= keys
+    assert {s.name for s in defs.sensors} >= {"brief_upload_sensor", "video_upload_sensor"}
+    assert [s.name for s in defs.schedules] == ["campaign_refresh_schedule"]
+    for name in ("object_store", "campaign_db", "llm", "image_generator", "speech", "transcriber"):
         assert name in defs.resources
 
 
@@ -25,15 +27,32 @@ def test_every_campaign_asset_is_partitioned_by_campaign():
     from sparklio_pipelines.definitions import defs
 
     graph = defs.get_repository_def().asset_graph
-    for key in graph.get_all_asset_keys():
+    campaign_assets = [key for key in graph.get_all_asset_keys() if graph.get(key).group_name == "campaign"]
+    assert {k.to_user_string() for k in campaign_assets} == {
+        "brief", "copy", "image", "video", "captions", "campaign_bundle"
+    }
+    for key in campaign_assets:
         partitions = graph.get(key).partitions_def
         assert isinstance(partitions, dg.DynamicPartitionsDefinition) and partitions.name == "campaign", key
 
 
-def test_dagster_definitions_validate_cli():
+def test_gpu_steps_declare_the_gpu_pool():
+    from sparklio_pipelines.definitions import defs
+
+    graph = defs.get_repository_def().asset_graph
+    for name in ("copy", "image", "video", "captions", "uploaded_video_captions"):
+        assert graph.get(dg.AssetKey(name)).pools == {"gpu"}, name
+
+
+def test_dagster_definitions_validate_cli(tmp_path):
+    """No flags: pyproject's [tool.dagster] names the module, as `dagster dev` finds it."""
+    import os
+    import shutil
+
+    shutil.copyfile(REPO / "deploy" / "embedded" / "dagster.yaml", tmp_path / "dagster.yaml")
     out = subprocess.run(
-        [str(Path(sys.executable).with_name("dagster")), "definitions", "validate", "-m", "sparklio_pipelines.definitions"],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
+        [str(Path(sys.executable).with_name("dagster")), "definitions", "validate"],
+        cwd=REPO, capture_output=True, text=True, timeout=600, env={**os.environ, "DAGSTER_HOME": str(tmp_path)},
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Validation successful" in (out.stdout + out.stderr)

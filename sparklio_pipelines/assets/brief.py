@@ -5,7 +5,7 @@ import dagster as dg
 
 from resources.database import CampaignDatabaseResource
 from resources.object_store import ObjectStoreError, ObjectStoreResource, StoredObject
-from sparklio_pipelines.assets.common import CAMPAIGN_GROUP, cached_metadata, find_cached, publish
+from sparklio_pipelines.assets.common import CAMPAIGN_GROUP, SERVICE_RETRY, cached_metadata, find_cached, publish
 from sparklio_pipelines.brief import BriefError, parse_brief_bytes
 from sparklio_pipelines.campaigns import brief_input_key
 from sparklio_pipelines.manifest import fingerprint, output_record
@@ -17,7 +17,7 @@ from sparklio_pipelines.partitions import campaign_partitions
     group_name=CAMPAIGN_GROUP,
     kinds={"json"},
     description="The campaign brief, loaded from the object store and validated.",
-    retry_policy=dg.RetryPolicy(max_retries=3, delay=2, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
+    retry_policy=SERVICE_RETRY,
 )
 def brief(
     context: dg.AssetExecutionContext, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import base64
 
-from dagster import AssetExecutionContext, MetadataValue
+from dagster import AssetExecutionContext, Backoff, Jitter, MetadataValue, RetryPolicy
 
 from resources.database import CampaignDatabaseResource, OutputRecord
 from resources.object_store import ObjectStoreResource
 from sparklio_pipelines.manifest import cached_outputs, publish_outputs
 
 CAMPAIGN_GROUP = "campaign"
+
+# Steps that call a service (LLM, image backend, S3, Postgres) retry with backoff and jitter.
+SERVICE_RETRY = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
 
 
 def thumbnail_markdown(png: bytes, alt: str = "thumbnail") -> str:
