@@ -47,6 +47,29 @@ def _clean_text(value: str) -> str:
     return value.strip()
 
 
+Position = Literal["bottom", "middle", "top"]
+
+
+class CaptionStyle(BaseModel):
+    """How burned-in captions look."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    font: str = Field(default="Noto Sans CJK KR", max_length=120)
+    size: int = Field(default=64, ge=24, le=160, description="Font size in px on a 1080x1920 frame")
+    primary: str = Field(default="#FFFFFF", description="Text color")
+    highlight: str | None = Field(default=None, description="Word highlight color; default: the brand accent")
+    outline: str = Field(default="#000000")
+    position: Position = "bottom"
+
+    @field_validator("primary", "highlight", "outline")
+    @classmethod
+    def _hex(cls, color: str | None) -> str | None:
+        if color is not None and not HEX_RE.match(color):
+            raise ValueError(f"must look like #1A2B3C, got {color!r}")
+        return color.upper() if color else color
+
+
 class BrandKit(BaseModel):
     """The brand rules a campaign's outputs must follow."""
 
@@ -59,11 +82,26 @@ class BrandKit(BaseModel):
         max_length=8,
         description="Hex colors, darkest/background first, accent second, text third",
     )
-    font: str = Field(default="Noto Sans CJK KR", max_length=120, description="Font family or font file path")
+    font: str = Field(default="Noto Sans CJK KR", max_length=120, description="Latin font family or font file path")
+    hangul_font: str = Field(default="Noto Sans CJK KR", max_length=120, description="Font for Korean text")
     logo_path: str | None = Field(default=None, max_length=300, description="Logo image (PNG) path or object key")
     voice_notes: str = Field(default="", max_length=2000)
-    banned_words: list[str] = Field(default_factory=list, max_length=200)
-    required_terms: list[str] = Field(default_factory=list, max_length=50)
+    tone_words: list[str] = Field(default_factory=list, max_length=20)
+    example_phrases: list[str] = Field(default_factory=list, max_length=30, description="On-brand lines, few-shot examples")
+    banned_words: list[str] = Field(default_factory=list, max_length=200, description="Banned in every language")
+    required_terms: list[str] = Field(default_factory=list, max_length=50, description="Required in every language")
+    banned_words_by_language: dict[Language, list[str]] = Field(default_factory=dict)
+    required_terms_by_language: dict[Language, list[str]] = Field(default_factory=dict)
+    caption_style: CaptionStyle = Field(default_factory=CaptionStyle)
+
+    def banned_for(self, language: str) -> list[str]:
+        return [*self.banned_words, *self.banned_words_by_language.get(language, [])]
+
+    def required_for(self, language: str) -> list[str]:
+        return [*self.required_terms, *self.required_terms_by_language.get(language, [])]
+
+    def font_for(self, language: str) -> str:
+        return self.hangul_font if language == "ko" else self.font
 
     @field_validator("palette")
     @classmethod
@@ -82,18 +120,32 @@ class BrandKit(BaseModel):
             raise ValueError("must not contain '..' or control characters")
         return path
 
-    @field_validator("name", "font", "voice_notes")
+    @field_validator("name", "font", "hangul_font", "voice_notes")
     @classmethod
     def _no_control(cls, value: str) -> str:
         return _clean_text(value)
 
-    @field_validator("banned_words", "required_terms")
+    @field_validator("banned_words", "required_terms", "tone_words", "example_phrases")
     @classmethod
     def _terms(cls, terms: list[str]) -> list[str]:
         cleaned = [_clean_text(t) for t in terms]
-        if any(not t or len(t) > 80 for t in cleaned):
-            raise ValueError("each term must be 1-80 characters")
+        if any(not t or len(t) > 200 for t in cleaned):
+            raise ValueError("each entry must be 1-200 characters")
         return cleaned
+
+    @field_validator("banned_words_by_language", "required_terms_by_language")
+    @classmethod
+    def _terms_by_language(cls, terms: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {lang: cls._terms(values) for lang, values in terms.items()}
+
+    @model_validator(mode="after")
+    def _required_not_banned(self) -> "BrandKit":
+        for lang in LANGUAGES:
+            banned = {w.casefold() for w in self.banned_for(lang)}
+            clash = [t for t in self.required_for(lang) if any(b in t.casefold() for b in banned)]
+            if clash:
+                raise ValueError(f"required terms contain banned words ({lang}): {clash}")
+        return self
 
 
 class Brief(BaseModel):
@@ -179,18 +231,31 @@ def _message(err: dict) -> str:
     return msg.removeprefix("Value error, ")[:300]
 
 
+def parse_brief_errors(exc: ValidationError) -> list[tuple[str, str]]:
+    problems = []
+    for err in exc.errors():
+        loc = tuple(x for x in err["loc"] if x not in ("function-after",))
+        problems.append((_field_path(loc), _message(err)))
+    return problems
+
+
 def parse_brief_data(data: object, source: str | None = None) -> Brief:
-    """Validate an already-parsed mapping."""
+    """Validate an already-parsed mapping. `brand: <name>` pulls in `brands/<name>.yaml`."""
     if not isinstance(data, dict):
         raise BriefError([("(brief)", f"must be a mapping of fields, got {type(data).__name__}")], source)
+    if isinstance(data.get("brand"), str):
+        from sparklio_pipelines.brand_kits import load_brand_kit
+
+        try:
+            kit = load_brand_kit(data["brand"])
+        except BriefError as exc:
+            raise BriefError([(f"brand.{f}" if not f.startswith("brand") else f, m) for f, m in exc.problems],
+                             source) from None
+        data = {**data, "brand": kit.model_dump()}
     try:
         return Brief.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(x for x in err["loc"] if x not in ("function-after",))
-            problems.append((_field_path(loc), _message(err)))
-        raise BriefError(problems, source) from None
+        raise BriefError(parse_brief_errors(exc), source) from None
 
 
 def parse_brief_bytes(raw: bytes, name: str = "brief.yaml") -> Brief:

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
+from pathlib import Path
 
 import pytest
 
 
 @pytest.fixture(scope="session", autouse=True)
-def sparklio_home(tmp_path_factory):
-    """Every test session gets its own state dir; nothing touches the developer's .sparklio."""
-    home = tmp_path_factory.mktemp("sparklio-home")
+def sparklio_home():
+    """Every test session gets its own state dir; nothing touches the developer's .sparklio.
+
+    Not under pytest's tmp_path: pytest prunes old basetemp dirs, which would pull the
+    embedded Postgres's data dir away from under a concurrent session.
+    """
+    home = Path(tempfile.mkdtemp(prefix="sparklio-test-"))
     os.environ["SPARKLIO_HOME"] = str(home)
     for name in ("SPARKLIO_S3_ENDPOINT", "DATABASE_URL", "DAGSTER_HOME", "OLLAMA_HOST", "COMFYUI_URL"):
         os.environ.pop(name, None)
@@ -20,6 +27,7 @@ def sparklio_home(tmp_path_factory):
 
     os.environ.setdefault("SPARKLIO_MODELS_DIR", str(REPO_ROOT / ".sparklio" / "models"))
     yield home
+    shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,7 @@ def test_examples_load_english_and_korean():
     ko = load_brief(EXAMPLES / "hanbit-tea-ko.yaml")
     assert en.languages == ["en"] and "shorts" in en.channels
     assert ko.languages == ["ko", "en"] and ko.product == "한빛 유기농 보리차"
-    assert "한빛 보리차" in ko.brand.required_terms
+    assert ko.brand.required_for("ko") == ["한빛 보리차"] and ko.brand.logo_path.endswith("hanbit-logo.png")
 
 
 def test_json_brief_loads():
