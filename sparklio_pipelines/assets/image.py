@@ -1,5 +1,7 @@
 """`image`: background art plus composed creatives in every channel size, per language."""
 
+import json
+
 import dagster as dg
 
 from resources.database import CampaignDatabaseResource
@@ -15,6 +17,11 @@ from sparklio_pipelines.manifest import fingerprint, output_record
 from sparklio_pipelines.partitions import campaign_partitions
 
 VIDEO_ART_SLIDES = 3  # extra 9:16 backgrounds the video cuts between
+
+
+def layouts_key(campaign_id: str) -> str:
+    """Where each creative's text boxes, colors and safe area are recorded, for the image checks."""
+    return campaign_key(campaign_id, "image", "layouts.json")
 
 
 def art_prompt(brief: Brief) -> str:
@@ -57,10 +64,11 @@ def image(
     cached = find_cached(context, object_store, campaign_db, "image", inputs)
     if cached is not None:
         for rec in cached:
+            name = rec.key.rsplit("/", 1)[-1]
             if rec.language:
-                result["creatives"].setdefault(rec.language, {})[rec.channel] = rec.key
-            else:
-                result["art"][rec.key.rsplit("/", 1)[-1].removesuffix(".png")] = rec.key
+                result["creatives"].setdefault(rec.language, {})[name.split("-")[0]] = rec.key
+            elif "/art/" in rec.key:
+                result["art"][name.removesuffix(".png")] = rec.key
         return dg.Output(result, metadata=cached_metadata(object_store, cached, campaign_id))
 
     records, thumbs = [], []
@@ -93,6 +101,8 @@ def image(
             result["layouts"].setdefault(language, {})[size_name] = layout.to_dict()
             thumbs.append(f"**{language} {size_name}** {size[0]}×{size[1]}\n\n{thumbnail_markdown(thumbnail_png(png, 200), size_name)}")
 
+    layouts = json.dumps(result["layouts"], ensure_ascii=False, indent=1).encode()
+    records.append(output_record(object_store.put_bytes(layouts_key(campaign_id), layouts, "application/json"), "image"))
     metadata = publish(context, object_store, campaign_db, "image", records, inputs)
     metadata.update({
         "backend": image_generator.backend_label,

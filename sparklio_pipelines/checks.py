@@ -1,0 +1,219 @@
+"""Asset checks: blocking ones stop downstream assets; the others warn. Each names what failed and where.
+
+Checks read the partition's stored outputs (the run's `dagster/partition` tag says which campaign),
+so they judge exactly what was published.
+"""
+
+import json
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+
+from resources.database import CampaignDatabaseResource
+from resources.object_store import ObjectStoreResource
+from sparklio_pipelines import quality
+from sparklio_pipelines.assets.captions import CAPTION_FILES, captions
+from sparklio_pipelines.assets.copy import copy, deck_key
+from sparklio_pipelines.assets.image import image, layouts_key
+from sparklio_pipelines.assets.video import video
+from sparklio_pipelines.brief import Brief
+from sparklio_pipelines.campaigns import brief_input_key
+from sparklio_pipelines.copywriting import CopyDeck
+from sparklio_pipelines.keys import campaign_key
+from sparklio_pipelines.media import probe, summarize
+
+WARN = dg.AssetCheckSeverity.WARN
+
+
+def partition_of(context) -> str:
+    return context.run.tags["dagster/partition"]
+
+
+def result(problems: list[str], severity=dg.AssetCheckSeverity.ERROR, **metadata) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        passed=not problems,
+        severity=severity,
+        metadata={"problems": dg.MetadataValue.json(problems[:200]), "problem_count": len(problems), **metadata},
+    )
+
+
+def load_deck(store: ObjectStoreResource, campaign_id: str) -> CopyDeck:
+    return CopyDeck.model_validate_json(store.get_bytes(deck_key(campaign_id)))
+
+
+def load_brief(store: ObjectStoreResource, campaign_id: str) -> Brief:
+    return Brief.model_validate_json(store.get_bytes(brief_input_key(campaign_id)))
+
+
+# --- copy ---------------------------------------------------------------------------------------
+
+@dg.asset_check(asset=copy, blocking=True, description="Every channel limit: lengths, script words, headlines.")
+def copy_channel_limits(context, object_store: ObjectStoreResource) -> dg.AssetCheckResult:
+    return result(quality.copy_limit_problems(load_deck(object_store, partition_of(context))))
+
+
+@dg.asset_check(asset=copy, blocking=True, description="No banned word (case-insensitive, Hangul aware).")
+def copy_banned_words(context, object_store: ObjectStoreResource) -> dg.AssetCheckResult:
+    campaign_id = partition_of(context)
+    return result(quality.banned_word_problems(load_deck(object_store, campaign_id), load_brief(object_store, campaign_id)))
+
+
+@dg.asset_check(asset=copy, blocking=True, description="Every post carries the brand's required terms.")
+def copy_required_terms(context, object_store: ObjectStoreResource) -> dg.AssetCheckResult:
+    campaign_id = partition_of(context)
+    deck, brief = load_deck(object_store, campaign_id), load_brief(object_store, campaign_id)
+    return result(quality.required_term_problems(deck, brief))
+
+
+@dg.asset_check(asset=copy, blocking=True, description="At most 30 hashtags per post.")
+def copy_hashtag_count(context, object_store: ObjectStoreResource) -> dg.AssetCheckResult:
+    return result(quality.hashtag_problems(load_deck(object_store, partition_of(context))))
+
+
+@dg.asset_check(asset=copy, description="Copy is in the requested language (Hangul ratio for ko).")
+def copy_language(context, object_store: ObjectStoreResource) -> dg.AssetCheckResult:
+    return result(quality.language_problems(load_deck(object_store, partition_of(context))), WARN)
+
+
+# --- image --------------------------------------------------------------------------------------
+
+def creatives(store: ObjectStoreResource, db: CampaignDatabaseResource, campaign_id: str):
+    layouts = json.loads(store.get_bytes(layouts_key(campaign_id)))
+    for rec in db.outputs(campaign_id, "image"):
+        if rec.language:
+            size_name = rec.key.rsplit("/", 1)[-1].split("-")[0]
+            yield rec.key, store.get_bytes(rec.key), layouts[rec.language][size_name], size_name
+
+
+@dg.asset_check(asset=image, blocking=True, description="Every creative has its channel size exactly.")
+def image_sizes(context, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource):
+    from sparklio_pipelines.creatives import CREATIVE_SIZES
+
+    problems, count = [], 0
+    for key, png, _, size_name in creatives(object_store, campaign_db, partition_of(context)):
+        count += 1
+        actual = quality.image_size(png)
+        if actual != CREATIVE_SIZES[size_name]:
+            problems.append(f"{key}: {actual[0]}x{actual[1]}, need {CREATIVE_SIZES[size_name]}")
+    if count == 0:
+        problems.append("no creatives found")
+    return result(problems, creatives_checked=count)
+
+
+@dg.asset_check(asset=image, blocking=True, description="Text contrast meets WCAG AA (4.5:1), measured on pixels.")
+def image_text_contrast(context, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource):
+    from sparklio_pipelines.creatives import MIN_CONTRAST, measure_text_contrast
+
+    problems, lowest = [], None
+    for key, png, layout, _ in creatives(object_store, campaign_db, partition_of(context)):
+        for text, ratio in zip(layout["texts"], measure_text_contrast(png, layout)):
+            lowest = ratio if lowest is None else min(lowest, ratio)
+            if ratio < MIN_CONTRAST:
+                problems.append(f"{key}: {text['role']} contrast {ratio:.2f}:1 < {MIN_CONTRAST}:1")
+    return result(problems, lowest_contrast=round(lowest or 0.0, 2))
+
+
+@dg.asset_check(asset=image, blocking=True, description="All text inside the safe area.")
+def image_text_in_safe_area(context, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource):
+    problems = []
+    for key, _, layout, _ in creatives(object_store, campaign_db, partition_of(context)):
+        problems += quality.safe_area_problems(layout, key)
+    return result(problems)
+
+
+@dg.asset_check(asset=image, description="The logo is on every creative when the brand kit has one.")
+def image_logo_present(context, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource):
+    campaign_id = partition_of(context)
+    if not load_brief(object_store, campaign_id).brand.logo_path:
+        return result([], WARN, note="brand kit has no logo")
+    problems = [f"{key}: no logo" for key, _, layout, _ in creatives(object_store, campaign_db, campaign_id)
+                if not layout.get("logo_box")]
+    return result(problems, WARN)
+
+
+# --- video --------------------------------------------------------------------------------------
+
+def videos(db: CampaignDatabaseResource, campaign_id: str) -> dict[str, str]:
+    return {rec.language: rec.key for rec in db.outputs(campaign_id, "video") if rec.key.endswith(".mp4")}
+
+
+@dg.asset_check(asset=video, blocking=True, description="15-30 s, 1080x1920, with an audio stream.")
+def video_format(context, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource):
+    problems, facts = [], {}
+    for language, key in videos(campaign_db, partition_of(context)).items():
+        facts[language] = summarize(probe(object_store.url(key)))
+        problems += [f"{key}: {p}" for p in quality.video_problems(facts[language])]
+    if not facts:
+        problems.append("no video found")
+    return result(problems, facts=dg.MetadataValue.json(facts))
+
+
+@dg.asset_check(asset=video, description="Integrated loudness within -20..-12 LUFS (EBU R128).")
+def video_loudness(context, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource):
+    problems, measured = [], {}
+    low, high = quality.LOUDNESS_RANGE_LUFS
+    with tempfile.TemporaryDirectory() as tmp:
+        for language, key in videos(campaign_db, partition_of(context)).items():
+            lufs = quality.integrated_loudness(object_store.download(key, Path(tmp) / f"{language}.mp4"))
+            measured[language] = lufs
+            if not low <= lufs <= high:
+                problems.append(f"{key}: {lufs:.1f} LUFS, want {low:.0f}..{high:.0f}")
+    return result(problems, WARN, lufs=dg.MetadataValue.json(measured))
+
+
+# --- captions -----------------------------------------------------------------------------------
+
+def caption_sets(store: ObjectStoreResource, db: CampaignDatabaseResource, campaign_id: str):
+    """(language, cues, script, source video key) for each captioned language."""
+    deck = load_deck(store, campaign_id)
+    for language, video_key in videos(db, campaign_id).items():
+        srt = store.get_bytes(campaign_key(campaign_id, "captions", language, CAPTION_FILES["srt"])).decode()
+        script = deck.languages[language]["shorts"][0].script
+        yield language, quality.parse_srt(srt), script, video_key
+
+
+@dg.asset_check(asset=captions, blocking=True, description="Captions are on screen for >= 90% of the speech.")
+def captions_cover_speech(context, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource):
+    from resources.transcription import Word
+    from sparklio_pipelines.subtitles import speech_coverage, voiced_intervals
+
+    problems, coverage = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for language, cues, _, video_key in caption_sets(object_store, campaign_db, partition_of(context)):
+            local = object_store.download(video_key, Path(tmp) / f"{language}.mp4")
+            speech = [Word("", a, b, 1.0) for a, b in voiced_intervals(local)]
+            coverage[language] = round(speech_coverage(speech, cues), 3)
+            if coverage[language] < 0.9:
+                problems.append(f"{language}: captions cover {coverage[language]:.0%} of the speech, need 90%")
+    return result(problems, coverage=dg.MetadataValue.json(coverage))
+
+
+@dg.asset_check(asset=captions, description="Cue rules: <= 2 lines, line length, no overlaps, reading speed.")
+def captions_cue_rules(context, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource):
+    from sparklio_pipelines.subtitles import cue_problems
+
+    problems = []
+    for language, cues, _, _ in caption_sets(object_store, campaign_db, partition_of(context)):
+        problems += [f"{language}: {p}" for p in cue_problems(cues, language)]
+    return result(problems, WARN)
+
+
+@dg.asset_check(asset=captions, description="Caption text matches the voiceover script (WER <= 0.2).")
+def captions_match_script(context, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource):
+    from sparklio_pipelines.subtitles import word_error_rate
+
+    problems, rates = [], {}
+    for language, cues, script, _ in caption_sets(object_store, campaign_db, partition_of(context)):
+        rates[language] = round(word_error_rate(script, " ".join(c.text for c in cues), language), 3)
+        if rates[language] > 0.2:
+            problems.append(f"{language}: word error rate {rates[language]:.2f} against the script")
+    return result(problems, WARN, wer=dg.MetadataValue.json(rates))
+
+
+ALL_CHECKS = [
+    copy_channel_limits, copy_banned_words, copy_required_terms, copy_hashtag_count, copy_language,
+    image_sizes, image_text_contrast, image_text_in_safe_area, image_logo_present,
+    video_format, video_loudness,
+    captions_cover_speech, captions_cue_rules, captions_match_script,
+]
