@@ -1,0 +1,161 @@
+"""Our one-filtergraph ffmpeg render vs. a MoviePy render of the same 15 s 9:16 short.
+
+The MoviePy side follows MoneyPrinterTurbo's approach: ImageClips with a per-frame zoom resize,
+crossfades, TextClip headlines and captions, CompositeVideoClip, write_videofile(libx264).
+Same inputs, 1080x1920, 30 fps, 15 s, libx264 `veryfast`, AAC, and the same ffmpeg binary.
+
+    .venv/bin/python benchmarks/bench_video_render.py [--runs 3] [--seconds 15]
+
+Wall seconds and CPU seconds (this process + its ffmpeg children) are both reported: on a
+shared, oversubscribed machine CPU seconds are the steadier comparison.
+
+Needs the bench extra: pip install "moviepy>=2.1,<3".
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from PIL import Image, ImageDraw  # noqa: E402
+
+from resources.speech import LocalSpeechResource  # noqa: E402
+from sparklio_pipelines.fonts import find_font  # noqa: E402
+from sparklio_pipelines.media import ffmpeg_bin, probe, summarize  # noqa: E402
+from sparklio_pipelines.video_render import CROSSFADE_S, FPS, HEIGHT, WIDTH, ZOOM_RANGE, render_video  # noqa: E402
+
+DURATION_S = 15.0
+PRESET = "veryfast"
+HEADLINES = ["Glow Serum", "Radiant skin in 7 days", "Try it today"]
+SCRIPT = "Meet Glow Serum. Radiant skin in seven days, with vitamin C and niacinamide. Try it today."
+CUES = [(0.3, 3.0, "Meet Glow Serum."), (3.0, 6.5, "Radiant skin in seven days,"),
+        (6.5, 9.5, "with vitamin C and niacinamide."), (9.5, 12.0, "Try it today.")]
+
+
+def machine() -> str:
+    model = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    return f"{os.cpu_count()} cores, {model}, {platform.system()}, load avg {load:.1f}"
+
+
+def make_inputs(folder: Path) -> tuple[list[Path], Path, Path]:
+    slides = []
+    palette = [((26, 26, 46), (244, 185, 66)), ((18, 60, 40), (200, 230, 180)), ((60, 20, 80), (250, 120, 160))]
+    for index, (top, bottom) in enumerate(palette):
+        image = Image.new("RGB", (WIDTH, HEIGHT))
+        draw = ImageDraw.Draw(image)
+        for y in range(HEIGHT):
+            t = y / (HEIGHT - 1)
+            draw.line([(0, y), (WIDTH, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom)))
+        draw.ellipse((270, 700, 810, 1240), fill=bottom[::-1])
+        slides.append(folder / f"slide-{index}.png")
+        image.save(slides[-1])
+    voice = LocalSpeechResource().synthesize(SCRIPT, "en")
+    wav = folder / "voice.wav"
+    wav.write_bytes(voice.wav)
+    srt = folder / "captions.srt"
+    stamp = lambda s: f"00:00:{int(s):02d},{int(s * 1000) % 1000:03d}"  # noqa: E731
+    srt.write_text("\n".join(f"{i}\n{stamp(a)} --> {stamp(b)}\n{text}\n" for i, (a, b, text) in enumerate(CUES, 1)))
+    return slides, wav, srt
+
+
+def render_ours(slides: list[Path], wav: Path, srt: Path, out: Path) -> None:
+    render_video(slides, HEADLINES, wav, out, font=find_font(), min_s=DURATION_S, max_s=DURATION_S,
+                 subtitles=srt, preset=PRESET)
+
+
+def render_moviepy(slides: list[Path], wav: Path, srt: Path, out: Path) -> None:
+    """MoneyPrinterTurbo-style: per-frame PIL zoom, crossfades, TextClips, CompositeVideoClip."""
+    from moviepy import AudioFileClip, CompositeAudioClip, CompositeVideoClip, ImageClip, TextClip, vfx
+
+    font = str(find_font())
+    count = len(slides)
+    slide_s = (DURATION_S + (count - 1) * CROSSFADE_S) / count
+    layers = []
+    for index, path in enumerate(slides):
+        start = index * (slide_s - CROSSFADE_S)
+        zoom = (lambda t, d=slide_s: 1 + ZOOM_RANGE * t / d) if index % 2 == 0 else (
+            lambda t, d=slide_s: 1 + ZOOM_RANGE * (1 - t / d))
+        clip = ImageClip(str(path)).with_duration(slide_s).resized(zoom).with_position("center").with_start(start)
+        if index:
+            clip = clip.with_effects([vfx.CrossFadeIn(CROSSFADE_S)])
+        layers.append(clip)
+        headline = (TextClip(font=font, text=HEADLINES[index], font_size=76, color="white", stroke_color="#F4B942",
+                             stroke_width=2, bg_color="black", method="caption", size=(920, None))
+                    .with_start(start + (CROSSFADE_S / 2 if index else 0)).with_duration(slide_s - CROSSFADE_S / 2)
+                    .with_position(("center", 260)))
+        layers.append(headline)
+    for start, end, text in CUES:
+        layers.append(TextClip(font=font, text=text, font_size=60, color="white", stroke_color="black",
+                               stroke_width=3, method="caption", size=(980, None))
+                      .with_start(start).with_duration(end - start).with_position(("center", 1600)))
+    audio = CompositeAudioClip([AudioFileClip(str(wav))]).with_duration(DURATION_S)
+    video = CompositeVideoClip(layers, size=(WIDTH, HEIGHT)).with_duration(DURATION_S).with_audio(audio)
+    video.write_videofile(str(out), fps=FPS, codec="libx264", preset=PRESET, audio_codec="aac", threads=os.cpu_count(),
+                          ffmpeg_params=["-pix_fmt", "yuv420p", "-movflags", "+faststart"], logger=None)
+    video.close()
+
+
+def cpu_seconds() -> float:
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+def timed(render, *args) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one render."""
+    started, cpu = time.perf_counter(), cpu_seconds()
+    render(*args)
+    return time.perf_counter() - started, cpu_seconds() - cpu
+
+
+def main() -> None:
+    global DURATION_S
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=DURATION_S, help="video length (default 15)")
+    options = parser.parse_args()
+    DURATION_S = options.seconds
+    os.environ["IMAGEIO_FFMPEG_EXE"] = ffmpeg_bin()  # MoviePy encodes with the same ffmpeg/x264
+    with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
+        folder = Path(tmp)
+        slides, wav, srt = make_inputs(folder)
+        ours_name, theirs_name = "ffmpeg filtergraph (ours)", "MoviePy (MoneyPrinterTurbo-style)"
+        results: dict[str, list[tuple[float, float]]] = {ours_name: [], theirs_name: []}
+        for run in range(options.runs):
+            ours, theirs = folder / f"ours-{run}.mp4", folder / f"moviepy-{run}.mp4"
+            results[ours_name].append(timed(render_ours, slides, wav, srt, ours))
+            results[theirs_name].append(timed(render_moviepy, slides, wav, srt, theirs))
+            for out in (ours, theirs):
+                facts = summarize(probe(out))
+                assert (facts["width"], facts["height"]) == (WIDTH, HEIGHT), facts
+                assert abs(facts["duration_s"] - DURATION_S) < 0.3, facts
+        print(f"machine: {machine()}")
+        print(f"render: {WIDTH}x{HEIGHT} {FPS} fps {DURATION_S:.0f} s, {len(slides)} slides, headlines + captions, "
+              f"libx264 {PRESET} + AAC, runs={options.runs}")
+        print(f"{'renderer':<36} {'median wall s':>13} {'median CPU s':>13}")
+        medians = {}
+        for name, runs in results.items():
+            medians[name] = (statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs))
+            print(f"{name:<36} {medians[name][0]:>13.1f} {medians[name][1]:>13.1f}")
+        print(f"speed-up, MoviePy / ours: wall {medians[theirs_name][0] / medians[ours_name][0]:.1f}x, "
+              f"CPU {medians[theirs_name][1] / medians[ours_name][1]:.1f}x")
+
+if __name__ == "__main__":
+    main()
