@@ -95,7 +95,7 @@ def main() -> None:
         stop_embedded_postgres()
     print(f"\nbrief_upload_sensor tick cost, SeaweedFS S3 on loopback; {NEW_PER_TICK} new briefs per tick; "
           f"medians of {args.repeats} ticks\nmachine: {machine()}\n")
-    print(f"| objects under briefs/ | sensor tick (ms) | whole-prefix listing (ms) |")
+    print("| objects under briefs/ | sensor tick (ms) | whole-prefix listing (ms) |")
     print("|---:|---:|---:|")
     for size, tick, full in rows:
         print(f"| {size:,} | {tick:.1f} | {full:.1f} |")

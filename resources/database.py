@@ -231,7 +231,7 @@ class CampaignDatabaseResource(ConfigurableResource):
 
     def add_embedding(
         self, *, content: str, embedding: list[float], model: str, kind: str, language: str,
-        brand: str = "", campaign_id: str | None = None,
+        brand: str = "", campaign_id: str | None = None, run_id: str | None = None,
     ) -> None:
         import hashlib
 
@@ -239,19 +239,25 @@ class CampaignDatabaseResource(ConfigurableResource):
         with self.connection() as conn, conn.cursor() as cur:
             cur.execute(
                 """
-                INSERT INTO text_embeddings (brand, campaign_id, language, kind, content, content_sha256, model, embedding)
-                VALUES (%s, %s, %s, %s, %s, %s, %s, %s::vector)
-                ON CONFLICT (model, kind, brand, language, content_sha256) DO UPDATE SET campaign_id = EXCLUDED.campaign_id
+                INSERT INTO text_embeddings
+                    (brand, campaign_id, language, kind, content, content_sha256, model, embedding, run_id)
+                VALUES (%s, %s, %s, %s, %s, %s, %s, %s::vector, %s)
+                ON CONFLICT (model, kind, brand, language, content_sha256) DO UPDATE SET
+                    campaign_id = EXCLUDED.campaign_id, run_id = EXCLUDED.run_id
                 """,
-                (brand, campaign_id, language, kind, content, digest, model, json.dumps(list(map(float, embedding)))),
+                (brand, campaign_id, language, kind, content, digest, model,
+                 json.dumps(list(map(float, embedding))), run_id),
             )
 
     def nearest(
         self, embedding: list[float], *, model: str, kind: str | None = None, language: str | None = None,
-        brand: str | None = None, k: int = 5,
+        brand: str | None = None, k: int = 5, exclude_run_id: str | None = None,
     ) -> list[dict]:
         """Top-k by cosine distance, only among vectors made by the same model."""
         where, params = ["model = %s"], [model]
+        if exclude_run_id is not None:
+            where.append("run_id IS DISTINCT FROM %s")
+            params.append(exclude_run_id)
         for column, value in (("kind", kind), ("language", language), ("brand", brand)):
             if value is not None:
                 where.append(f"{column} = %s")

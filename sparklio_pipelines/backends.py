@@ -12,6 +12,7 @@ import os
 from dagster import EnvVar
 
 from resources.database import CampaignDatabaseResource
+from resources.embeddings import EmbedderResource, MiniLMEmbedderResource
 from resources.image_generation import ImageGeneratorResource, ProceduralArtResource
 from resources.llm import EmbeddedLLMResource, LLMResource
 from resources.object_store import LocalObjectStoreResource, ObjectStoreResource, S3ObjectStoreResource
@@ -56,6 +57,10 @@ def transcriber_resource() -> TranscriberResource:
     return WhisperTranscriberResource(model_dir=env_or("SPARKLIO_WHISPER_MODEL_DIR", ""))
 
 
+def embedder_resource() -> EmbedderResource:
+    return MiniLMEmbedderResource()
+
+
 def build_resources() -> dict:
     return {
         "object_store": object_store_resource(),
@@ -64,4 +69,5 @@ def build_resources() -> dict:
         "image_generator": image_generator_resource(),
         "speech": speech_resource(),
         "transcriber": transcriber_resource(),
+        "embedder": embedder_resource(),
     }

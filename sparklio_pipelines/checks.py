@@ -7,6 +7,8 @@ so they judge exactly what was published.
 import json
 import tempfile
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Callable
 
 import dagster as dg
 
@@ -24,6 +26,8 @@ from sparklio_pipelines.keys import campaign_key
 from sparklio_pipelines.media import probe, summarize
 
 WARN = dg.AssetCheckSeverity.WARN
+WITH_DB = ("object_store", "campaign_db")
+DB_AND_EMBEDDER = ("object_store", "campaign_db", "embedder")
 
 
 def partition_of(context) -> str:
@@ -38,6 +42,28 @@ def result(problems: list[str], severity=dg.AssetCheckSeverity.ERROR, **metadata
     )
 
 
+# The logic of each check, by name: `core(campaign_id, res)`, where `res` has the resources and run_id.
+# Tests call these directly on planted outputs; the asset checks below wrap them.
+CHECK_LOGIC: dict[str, Callable[[str, SimpleNamespace], dg.AssetCheckResult]] = {}
+ALL_CHECKS: list[dg.AssetChecksDefinition] = []
+
+
+def campaign_check(asset, *, description: str, blocking: bool = False, resources: tuple[str, ...] = ("object_store",)):
+    def register(core):
+        CHECK_LOGIC[core.__name__] = core
+
+        @dg.asset_check(asset=asset, name=core.__name__, blocking=blocking, description=description,
+                        required_resource_keys=set(resources))
+        def check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+            res = SimpleNamespace(run_id=context.run_id, **{k: getattr(context.resources, k) for k in resources})
+            return core(partition_of(context), res)
+
+        ALL_CHECKS.append(check)
+        return check
+
+    return register
+
+
 def load_deck(store: ObjectStoreResource, campaign_id: str) -> CopyDeck:
     return CopyDeck.model_validate_json(store.get_bytes(deck_key(campaign_id)))
 
@@ -48,32 +74,31 @@ def load_brief(store: ObjectStoreResource, campaign_id: str) -> Brief:
 
 # --- copy ---------------------------------------------------------------------------------------
 
-@dg.asset_check(asset=copy, blocking=True, description="Every channel limit: lengths, script words, headlines.")
-def copy_channel_limits(context, object_store: ObjectStoreResource) -> dg.AssetCheckResult:
-    return result(quality.copy_limit_problems(load_deck(object_store, partition_of(context))))
+@campaign_check(copy, description="Every channel limit: lengths, script words, headlines.", blocking=True)
+def copy_channel_limits(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
+    return result(quality.copy_limit_problems(load_deck(res.object_store, campaign_id)))
 
 
-@dg.asset_check(asset=copy, blocking=True, description="No banned word (case-insensitive, Hangul aware).")
-def copy_banned_words(context, object_store: ObjectStoreResource) -> dg.AssetCheckResult:
-    campaign_id = partition_of(context)
-    return result(quality.banned_word_problems(load_deck(object_store, campaign_id), load_brief(object_store, campaign_id)))
+@campaign_check(copy, description="No banned word (case-insensitive, Hangul aware).", blocking=True)
+def copy_banned_words(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
+    deck, brief = load_deck(res.object_store, campaign_id), load_brief(res.object_store, campaign_id)
+    return result(quality.banned_word_problems(deck, brief))
 
 
-@dg.asset_check(asset=copy, blocking=True, description="Every post carries the brand's required terms.")
-def copy_required_terms(context, object_store: ObjectStoreResource) -> dg.AssetCheckResult:
-    campaign_id = partition_of(context)
-    deck, brief = load_deck(object_store, campaign_id), load_brief(object_store, campaign_id)
+@campaign_check(copy, description="Every post carries the brand's required terms.", blocking=True)
+def copy_required_terms(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
+    deck, brief = load_deck(res.object_store, campaign_id), load_brief(res.object_store, campaign_id)
     return result(quality.required_term_problems(deck, brief))
 
 
-@dg.asset_check(asset=copy, blocking=True, description="At most 30 hashtags per post.")
-def copy_hashtag_count(context, object_store: ObjectStoreResource) -> dg.AssetCheckResult:
-    return result(quality.hashtag_problems(load_deck(object_store, partition_of(context))))
+@campaign_check(copy, description="At most 30 hashtags per post.", blocking=True)
+def copy_hashtag_count(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
+    return result(quality.hashtag_problems(load_deck(res.object_store, campaign_id)))
 
 
-@dg.asset_check(asset=copy, description="Copy is in the requested language (Hangul ratio for ko).")
-def copy_language(context, object_store: ObjectStoreResource) -> dg.AssetCheckResult:
-    return result(quality.language_problems(load_deck(object_store, partition_of(context))), WARN)
+@campaign_check(copy, description="Copy is in the requested language (Hangul ratio for ko).")
+def copy_language(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
+    return result(quality.language_problems(load_deck(res.object_store, campaign_id)), WARN)
 
 
 # --- image --------------------------------------------------------------------------------------
@@ -86,12 +111,12 @@ def creatives(store: ObjectStoreResource, db: CampaignDatabaseResource, campaign
             yield rec.key, store.get_bytes(rec.key), layouts[rec.language][size_name], size_name
 
 
-@dg.asset_check(asset=image, blocking=True, description="Every creative has its channel size exactly.")
-def image_sizes(context, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource):
+@campaign_check(image, description="Every creative has its channel size exactly.", blocking=True, resources=WITH_DB)
+def image_sizes(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
     from sparklio_pipelines.creatives import CREATIVE_SIZES
 
     problems, count = [], 0
-    for key, png, _, size_name in creatives(object_store, campaign_db, partition_of(context)):
+    for key, png, _, size_name in creatives(res.object_store, res.campaign_db, campaign_id):
         count += 1
         actual = quality.image_size(png)
         if actual != CREATIVE_SIZES[size_name]:
@@ -101,12 +126,12 @@ def image_sizes(context, object_store: ObjectStoreResource, campaign_db: Campaig
     return result(problems, creatives_checked=count)
 
 
-@dg.asset_check(asset=image, blocking=True, description="Text contrast meets WCAG AA (4.5:1), measured on pixels.")
-def image_text_contrast(context, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource):
+@campaign_check(image, description="Text contrast meets WCAG AA (4.5:1), measured on pixels.", blocking=True, resources=WITH_DB)
+def image_text_contrast(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
     from sparklio_pipelines.creatives import MIN_CONTRAST, measure_text_contrast
 
     problems, lowest = [], None
-    for key, png, layout, _ in creatives(object_store, campaign_db, partition_of(context)):
+    for key, png, layout, _ in creatives(res.object_store, res.campaign_db, campaign_id):
         for text, ratio in zip(layout["texts"], measure_text_contrast(png, layout)):
             lowest = ratio if lowest is None else min(lowest, ratio)
             if ratio < MIN_CONTRAST:
@@ -114,20 +139,19 @@ def image_text_contrast(context, object_store: ObjectStoreResource, campaign_db:
     return result(problems, lowest_contrast=round(lowest or 0.0, 2))
 
 
-@dg.asset_check(asset=image, blocking=True, description="All text inside the safe area.")
-def image_text_in_safe_area(context, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource):
+@campaign_check(image, description="All text inside the safe area.", blocking=True, resources=WITH_DB)
+def image_text_in_safe_area(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
     problems = []
-    for key, _, layout, _ in creatives(object_store, campaign_db, partition_of(context)):
+    for key, _, layout, _ in creatives(res.object_store, res.campaign_db, campaign_id):
         problems += quality.safe_area_problems(layout, key)
     return result(problems)
 
 
-@dg.asset_check(asset=image, description="The logo is on every creative when the brand kit has one.")
-def image_logo_present(context, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource):
-    campaign_id = partition_of(context)
-    if not load_brief(object_store, campaign_id).brand.logo_path:
+@campaign_check(image, description="The logo is on every creative when the brand kit has one.", resources=WITH_DB)
+def image_logo_present(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
+    if not load_brief(res.object_store, campaign_id).brand.logo_path:
         return result([], WARN, note="brand kit has no logo")
-    problems = [f"{key}: no logo" for key, _, layout, _ in creatives(object_store, campaign_db, campaign_id)
+    problems = [f"{key}: no logo" for key, _, layout, _ in creatives(res.object_store, res.campaign_db, campaign_id)
                 if not layout.get("logo_box")]
     return result(problems, WARN)
 
@@ -138,24 +162,24 @@ def videos(db: CampaignDatabaseResource, campaign_id: str) -> dict[str, str]:
     return {rec.language: rec.key for rec in db.outputs(campaign_id, "video") if rec.key.endswith(".mp4")}
 
 
-@dg.asset_check(asset=video, blocking=True, description="15-30 s, 1080x1920, with an audio stream.")
-def video_format(context, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource):
+@campaign_check(video, description="15-30 s, 1080x1920, with an audio stream.", blocking=True, resources=WITH_DB)
+def video_format(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
     problems, facts = [], {}
-    for language, key in videos(campaign_db, partition_of(context)).items():
-        facts[language] = summarize(probe(object_store.url(key)))
+    for language, key in videos(res.campaign_db, campaign_id).items():
+        facts[language] = summarize(probe(res.object_store.url(key)))
         problems += [f"{key}: {p}" for p in quality.video_problems(facts[language])]
     if not facts:
         problems.append("no video found")
     return result(problems, facts=dg.MetadataValue.json(facts))
 
 
-@dg.asset_check(asset=video, description="Integrated loudness within -20..-12 LUFS (EBU R128).")
-def video_loudness(context, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource):
+@campaign_check(video, description="Integrated loudness within -20..-12 LUFS (EBU R128).", resources=WITH_DB)
+def video_loudness(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
     problems, measured = [], {}
     low, high = quality.LOUDNESS_RANGE_LUFS
     with tempfile.TemporaryDirectory() as tmp:
-        for language, key in videos(campaign_db, partition_of(context)).items():
-            lufs = quality.integrated_loudness(object_store.download(key, Path(tmp) / f"{language}.mp4"))
+        for language, key in videos(res.campaign_db, campaign_id).items():
+            lufs = quality.integrated_loudness(res.object_store.download(key, Path(tmp) / f"{language}.mp4"))
             measured[language] = lufs
             if not low <= lufs <= high:
                 problems.append(f"{key}: {lufs:.1f} LUFS, want {low:.0f}..{high:.0f}")
@@ -173,15 +197,15 @@ def caption_sets(store: ObjectStoreResource, db: CampaignDatabaseResource, campa
         yield language, quality.parse_srt(srt), script, video_key
 
 
-@dg.asset_check(asset=captions, blocking=True, description="Captions are on screen for >= 90% of the speech.")
-def captions_cover_speech(context, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource):
+@campaign_check(captions, description="Captions are on screen for >= 90% of the speech.", blocking=True, resources=WITH_DB)
+def captions_cover_speech(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
     from resources.transcription import Word
     from sparklio_pipelines.subtitles import speech_coverage, voiced_intervals
 
     problems, coverage = [], {}
     with tempfile.TemporaryDirectory() as tmp:
-        for language, cues, _, video_key in caption_sets(object_store, campaign_db, partition_of(context)):
-            local = object_store.download(video_key, Path(tmp) / f"{language}.mp4")
+        for language, cues, _, video_key in caption_sets(res.object_store, res.campaign_db, campaign_id):
+            local = res.object_store.download(video_key, Path(tmp) / f"{language}.mp4")
             speech = [Word("", a, b, 1.0) for a, b in voiced_intervals(local)]
             coverage[language] = round(speech_coverage(speech, cues), 3)
             if coverage[language] < 0.9:
@@ -189,31 +213,35 @@ def captions_cover_speech(context, object_store: ObjectStoreResource, campaign_d
     return result(problems, coverage=dg.MetadataValue.json(coverage))
 
 
-@dg.asset_check(asset=captions, description="Cue rules: <= 2 lines, line length, no overlaps, reading speed.")
-def captions_cue_rules(context, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource):
+@campaign_check(captions, description="Cue rules: <= 2 lines, line length, no overlaps, reading speed.", resources=WITH_DB)
+def captions_cue_rules(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
     from sparklio_pipelines.subtitles import cue_problems
 
     problems = []
-    for language, cues, _, _ in caption_sets(object_store, campaign_db, partition_of(context)):
+    for language, cues, _, _ in caption_sets(res.object_store, res.campaign_db, campaign_id):
         problems += [f"{language}: {p}" for p in cue_problems(cues, language)]
     return result(problems, WARN)
 
 
-@dg.asset_check(asset=captions, description="Caption text matches the voiceover script (WER <= 0.2).")
-def captions_match_script(context, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource):
+@campaign_check(captions, description="Caption text matches the voiceover script (WER <= 0.2).", resources=WITH_DB)
+def captions_match_script(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
     from sparklio_pipelines.subtitles import word_error_rate
 
     problems, rates = [], {}
-    for language, cues, script, _ in caption_sets(object_store, campaign_db, partition_of(context)):
+    for language, cues, script, _ in caption_sets(res.object_store, res.campaign_db, campaign_id):
         rates[language] = round(word_error_rate(script, " ".join(c.text for c in cues), language), 3)
         if rates[language] > 0.2:
             problems.append(f"{language}: word error rate {rates[language]:.2f} against the script")
     return result(problems, WARN, wer=dg.MetadataValue.json(rates))
 
 
-ALL_CHECKS = [
-    copy_channel_limits, copy_banned_words, copy_required_terms, copy_hashtag_count, copy_language,
-    image_sizes, image_text_contrast, image_text_in_safe_area, image_logo_present,
-    video_format, video_loudness,
-    captions_cover_speech, captions_cue_rules, captions_match_script,
-]
+
+
+@campaign_check(copy, description="No line is a near-duplicate (cosine >= 0.95) of earlier copy for the brand.", resources=DB_AND_EMBEDDER)
+def copy_not_near_duplicate(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
+    from sparklio_pipelines.brand_memory import near_duplicates
+
+    problems = near_duplicates(load_deck(res.object_store, campaign_id), load_brief(res.object_store, campaign_id),
+                               db=res.campaign_db, embedder=res.embedder, run_id=res.run_id)
+    return result(problems, WARN, embedding_model=res.embedder.model_label)
+

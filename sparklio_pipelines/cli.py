@@ -4,6 +4,8 @@
     sparklio campaign add FILE [--launch]  store a brief, add its partition, optionally run it
     sparklio campaign run ID               materialize a campaign end to end
     sparklio campaign list | archive ID | activate ID
+    sparklio copy approve CAMPAIGN LANG CHANNEL [VARIANT]
+    sparklio search "QUERY" [--brand B]
 """
 
 from __future__ import annotations
@@ -105,6 +107,43 @@ def cmd_status(args) -> int:
     return 0
 
 
+def _embedder():
+    from sparklio_pipelines.backends import build_resources
+
+    return build_resources()["embedder"]
+
+
+def cmd_search(args) -> int:
+    from sparklio_pipelines.brand_memory import search
+
+    store, db = _resources()
+    hits = search(args.query, db=db, embedder=_embedder(), brand=args.brand, k=args.k)
+    if not hits:
+        print("No approved or generated copy yet.")
+        return 0
+    for hit in hits:
+        print(f"{hit['similarity']:.3f}  [{hit['kind']}, {hit['brand']}, {hit['language']}]  {hit['content']}")
+        if hit["campaign_id"]:
+            for rec in db.outputs(hit["campaign_id"]):
+                if rec.asset in ("video", "captions", "campaign_bundle") and rec.key.endswith((".mp4", ".zip")):
+                    print(f"         {rec.asset}: {store.url(rec.key)}")
+    return 0
+
+
+def cmd_approve(args) -> int:
+    from sparklio_pipelines.approvals import ApprovalError, approve_variant
+
+    store, db = _resources()
+    try:
+        text = approve_variant(args.campaign_id, args.language, args.channel, args.variant,
+                               store=store, db=db, embedder=_embedder())
+    except ApprovalError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"Approved ({args.language}/{args.channel}/{args.variant}): {text}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sparklio", description="Sparklio AI Marketing Studio")
     groups = parser.add_subparsers(dest="group", required=True)
@@ -127,6 +166,19 @@ def build_parser() -> argparse.ArgumentParser:
         sub = campaign.add_parser(command, help=f"{command} a campaign (the refresh schedule skips archived ones)")
         sub.add_argument("campaign_id")
         sub.set_defaults(func=cmd_status)
+    search = groups.add_parser("search", help="find approved copy and campaign assets like a query")
+    search.add_argument("query")
+    search.add_argument("--brand", default=None)
+    search.add_argument("-k", type=int, default=5)
+    search.set_defaults(func=cmd_search)
+
+    copy_group = groups.add_parser("copy", help="work with copy").add_subparsers(dest="command", required=True)
+    approve = copy_group.add_parser("approve", help="approve a variant into brand memory")
+    approve.add_argument("campaign_id")
+    approve.add_argument("language", choices=["ko", "en"])
+    approve.add_argument("channel", choices=["instagram", "x", "linkedin", "email", "shorts"])
+    approve.add_argument("variant", nargs="?", default="A")
+    approve.set_defaults(func=cmd_approve)
     return parser
 
 

@@ -5,6 +5,7 @@ import dagster as dg
 from sensors.brief_upload import brief_upload_sensor
 from sensors.video_upload import upload_captions_job, video_upload_sensor
 from sparklio_pipelines.assets import brief, bundle, captions, copy, image, uploads, video
+from sparklio_pipelines.approvals import approve_copy_job
 from sparklio_pipelines.backends import build_resources
 from sparklio_pipelines.checks import ALL_CHECKS
 from sparklio_pipelines.jobs import campaign_job
@@ -14,7 +15,7 @@ from sparklio_pipelines.schedules import campaign_refresh_schedule
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([brief, copy, image, video, captions, bundle, uploads]),
     asset_checks=ALL_CHECKS,
-    jobs=[campaign_job, launch_campaign_job, upload_captions_job],
+    jobs=[campaign_job, launch_campaign_job, upload_captions_job, approve_copy_job],
     schedules=[campaign_refresh_schedule],
     sensors=[brief_upload_sensor, video_upload_sensor, launched_campaign_sensor],
     resources=build_resources(),

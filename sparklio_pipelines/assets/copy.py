@@ -5,11 +5,13 @@ import json
 import dagster as dg
 
 from resources.database import CampaignDatabaseResource
+from resources.embeddings import EmbedderResource
 from resources.llm import LLMResource
 from resources.object_store import ObjectStoreResource
 from sparklio_pipelines.assets.common import (
     CAMPAIGN_GROUP, SERVICE_RETRY, cached_metadata, find_cached, publish,
 )
+from sparklio_pipelines.brand_memory import approved_examples
 from sparklio_pipelines.brief import Brief
 from sparklio_pipelines.copywriting import CopyDeck, generate_copy, limit_problems
 from sparklio_pipelines.keys import campaign_key
@@ -53,13 +55,15 @@ def copy(
     context: dg.AssetExecutionContext,
     brief: dict,
     llm: LLMResource,
+    embedder: EmbedderResource,
     object_store: ObjectStoreResource,
     campaign_db: CampaignDatabaseResource,
 ) -> dg.Output[dict]:
     parsed = Brief.model_validate(brief)
     campaign_id = context.partition_key
     seed = int(context.run.tags.get(COPY_SEED_TAG, "0"))
-    inputs = fingerprint(parsed.canonical_json(), seed, llm.model_label, VARIANTS_PER_CHANNEL)
+    examples = approved_examples(parsed, campaign_db, embedder)  # brand memory: approved lines as few-shot
+    inputs = fingerprint(parsed.canonical_json(), seed, llm.model_label, VARIANTS_PER_CHANNEL, examples)
 
     cached = find_cached(context, object_store, campaign_db, "copy", inputs)
     if cached is not None:
@@ -69,7 +73,8 @@ def copy(
         })
 
     try:
-        deck = generate_copy(parsed, llm, variants=VARIANTS_PER_CHANNEL, seed=seed, log=context.log.info)
+        deck = generate_copy(parsed, llm, variants=VARIANTS_PER_CHANNEL, seed=seed, approved_examples=examples,
+                             log=context.log.info)
     finally:
         llm.release()  # give the model's memory back before the next GPU step
     problems = limit_problems(deck)
@@ -91,6 +96,7 @@ def copy(
         "copy": dg.MetadataValue.md(copy_markdown(deck)),
         "model": deck.model,
         "seed": seed,
+        "few_shot_examples": dg.MetadataValue.json(examples),
         "llm_calls": len(calls),
         "prompt_tokens": sum(c.prompt_tokens for c in calls),
         "output_tokens": sum(c.output_tokens for c in calls),

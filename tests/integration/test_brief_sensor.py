@@ -4,7 +4,6 @@ import json
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
 from sensors import brief_upload
 from sensors.brief_upload import BRIEF_INBOX, brief_upload_sensor

@@ -4,7 +4,6 @@ import subprocess
 from pathlib import Path
 
 import dagster as dg
-import pytest
 
 from sensors.video_upload import VIDEO_INBOX, video_upload_sensor
 from sparklio_pipelines.media import ffmpeg_bin
