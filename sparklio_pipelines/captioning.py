@@ -5,6 +5,7 @@ Used by the `captions` asset and by captioning of uploaded videos.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +27,7 @@ class CaptionResult:
     cue_count: int
     problems: list[str] = field(default_factory=list)
     transcribe_seconds: float = 0.0
+    burn_seconds: float = 0.0
     model: str = ""
 
 
@@ -69,7 +71,9 @@ def caption_video(
         to_ass(cues, font_name=family, primary=primary_hex, highlight=highlight_hex), encoding="utf-8"
     )
     files["words"].write_text(words_json(words), encoding="utf-8")
+    started = time.perf_counter()
     burn_in(video, files["ass"], files["burned"], fonts_dir=font_file.parent)
+    burn_seconds = time.perf_counter() - started
     caption_text = " ".join(" ".join(cue.lines) for cue in cues)
     return CaptionResult(
         files=files,
@@ -80,5 +84,6 @@ def caption_video(
         cue_count=len(cues),
         problems=cue_problems(cues, language),
         transcribe_seconds=transcript.seconds,
+        burn_seconds=burn_seconds,
         model=transcript.model,
     )

@@ -69,6 +69,7 @@ def captions(
                 "cues": result.cue_count,
                 "problems": result.problems,
                 "transcribe_seconds": round(result.transcribe_seconds, 2),
+                "burn_seconds": round(result.burn_seconds, 2),
                 "model": result.model,
             }
             context.log.info(f"captions {language}: {quality[language]}")
@@ -78,4 +79,5 @@ def captions(
         metadata[f"captioned_video_{language}"] = dg.MetadataValue.url(object_store.url(key))
     metadata["quality"] = dg.MetadataValue.json(quality)
     metadata["model_seconds"] = round(sum(q["transcribe_seconds"] for q in quality.values()), 2)
+    metadata["encode_seconds"] = round(sum(q["burn_seconds"] for q in quality.values()), 2)
     return dg.Output({"captioned_videos": burned, "quality": quality}, metadata=metadata)
