@@ -1,6 +1,9 @@
-"""Tier 3, the whole chain: the Korean sample brief (ko + en) through brief → copy → image → video →
-captions → bundle, on SeaweedFS S3 and the embedded Postgres, with the real embedded models and
-every asset check. Then the same run again: everything reports cached.
+"""Tier 3, the whole chain: the Korean sample brief (ko + en, brand kit with logo) through brief → copy →
+image → video → captions → bundle, on SeaweedFS S3 and the embedded Postgres, with the real embedded
+models and every asset check. Then the same run again: everything reports cached.
+
+To keep CI inside its time limit the brief asks for two channels (X, plus the Shorts script every
+campaign gets); `make demo` runs the full five-channel brief.
 """
 
 import json
@@ -39,7 +42,8 @@ def campaign(seaweed, postgres_dsn):
         "campaign_db": CampaignDatabaseResource(database_url=postgres_dsn),
     }
     with dg.instance_for_test() as instance:
-        submission = submit_brief(EXAMPLE.read_bytes(), EXAMPLE.name, store=resources["object_store"],
+        raw = EXAMPLE.read_text().replace("channels: [instagram, x, linkedin, email, shorts]", "channels: [x, shorts]")
+        submission = submit_brief(raw.encode(), EXAMPLE.name, store=resources["object_store"],
                                   db=resources["campaign_db"], instance=instance, base_dir=EXAMPLE.parent)
         campaign_id = submission.brief.campaign_id
         first = run_campaign(campaign_id, instance, resources)
@@ -77,7 +81,7 @@ def test_copy_respects_every_channel_limit_in_both_languages(campaign):
     deck = CopyDeck.model_validate_json(campaign["store"].get_bytes(f"campaigns/{campaign['id']}/copy/deck.json"))
     assert set(deck.languages) == {"ko", "en"}
     for channels in deck.languages.values():
-        assert set(channels) == {"instagram", "x", "linkedin", "email", "shorts"}
+        assert set(channels) == {"x", "shorts"}
         assert all(len(variants) >= 2 for variants in channels.values())
     assert limit_problems(deck) == []
     assert all(call.output_tokens > 0 and call.seconds > 0 for call in deck.calls)
