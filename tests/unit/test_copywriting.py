@@ -1,0 +1,225 @@
+"""Copy rules and the generator's enforcement paths, driven by a canned-text LLM (no model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from resources.llm import LLMCall, LLMOutputError, LLMResource
+from sparklio_pipelines.brief import load_brief
+from sparklio_pipelines.channels import channel_limits, word_count
+from sparklio_pipelines.copywriting import (
+    CopyDeck,
+    CopyError,
+    XVariant,
+    brand_hashtags,
+    ensure_terms,
+    fit_script,
+    generate_copy,
+    limit_problems,
+    parse_email,
+    remove_banned,
+    trim_to_limit,
+    x_weighted_length,
+)
+
+BRIEFS = Path(__file__).resolve().parents[2] / "examples" / "briefs"
+
+
+class CannedLLM(LLMResource):
+    """Test double of the LLM interface: answers by the prompt's last label, from fixed text."""
+
+    answers: dict[str, str] = {}
+    asked: list[str] = []
+
+    @property
+    def model_label(self) -> str:
+        return "canned"
+
+    def _complete(self, prompt, schema, *, max_tokens, temperature, seed, stop):
+        task = prompt.rstrip().rsplit("\n", 1)[-1].rstrip(":")
+        self.asked.append(task)
+        return self.answers.get(task, ""), LLMCall("canned", len(prompt) // 4, 10, 0.01)
+
+    def release(self) -> None:
+        pass
+
+
+def canned(**answers: str) -> CannedLLM:
+    return CannedLLM(answers=answers, asked=[])
+
+
+def test_trim_to_limit_cuts_at_sentence_end():
+    text = "First sentence here. Second one is longer than the rest. Third."
+    out = trim_to_limit(text, 50)
+    assert out == "First sentence here."
+    assert trim_to_limit(text, 500) == text
+
+
+def test_trim_to_limit_hangul_sentence_ends():
+    text = "한빛 보리차는 고소해요. 카페인이 없어서 하루 종일 편하게 마실 수 있습니다. 지금 구매하기!"
+    out = trim_to_limit(text, 50)
+    assert len(out) <= 50
+    assert out.endswith("습니다.")
+    assert trim_to_limit(text, 40) == "한빛 보리차는 고소해요."
+    assert trim_to_limit("맛있어요! 정말 고소한 보리차 한 잔 어떠세요?", 10) == "맛있어요!"
+
+
+def test_trim_to_limit_without_sentence_end_cuts_at_word():
+    out = trim_to_limit("one two three four five six seven", 16)
+    assert len(out) <= 16 and out.endswith("…") and out.startswith("one two")
+    assert len(trim_to_limit("가" * 50, 10)) <= 10
+
+
+def test_x_weighted_length_counts_hangul_double():
+    assert x_weighted_length("abc") == 3
+    assert x_weighted_length("한빛") == 4
+    assert x_weighted_length(trim_to_limit("보리차. " * 100, 280, x_weighted_length)) <= 280
+
+
+def test_remove_banned_case_insensitive_and_hangul():
+    assert remove_banned("A Miracle serum, guaranteed results.", ["miracle", "guaranteed"]) == "A serum, results."
+    assert "secure" in remove_banned("A secure cure.", ["cure"])
+    assert remove_banned("업계 최고의 맛, 기적 같은 보리차.", ["최고", "기적"]) == "업계 맛, 같은 보리차."
+
+
+def test_ensure_terms_appends_and_respects_limit():
+    out = ensure_terms("Bright skin every morning.", ["Lumi Glow"], "en", 280)
+    assert out == "Bright skin every morning. Meet Lumi Glow."
+    ko = ensure_terms("고소한 맛이에요.", ["한빛 보리차"], "ko", 100)
+    assert ko.endswith("한빛 보리차와 함께하세요.")
+    assert ensure_terms("고소해요.", ["한빛 녹차밭"], "ko", 100).endswith("녹차밭과 함께하세요.")
+    long = ensure_terms("Word. " * 100, ["Lumi Glow"], "en", 60)
+    assert len(long) <= 60 and "Lumi Glow" in long
+
+
+def test_fit_script_lands_in_range_and_keeps_terms():
+    ko_brief = load_brief(BRIEFS / "hanbit-tea-ko.yaml")
+    # An early sentence end followed by one very long sentence must not leave a too-short script.
+    for raw in ["짧아요. " + "고소한 보리차 " * 60, "", "한빛 보리차 좋아요. " * 30]:
+        script = fit_script(raw, ko_brief, "ko")
+        assert 90 <= len(script) <= 180 and "한빛 보리차" in script, script
+    en_brief = load_brief(BRIEFS / "glow-serum-en.yaml")
+    for raw in ["Short. " + "word " * 200, "Lumi Glow. " * 80, "Hi."]:
+        script = fit_script(raw, en_brief, "en")
+        assert 35 <= word_count(script) <= 75 and "Lumi Glow" in script, script
+
+
+def test_parse_email_line():
+    parts = parse_email("Subject: Hi there | Preheader: A | B | Body: Text with | a pipe.", "en")
+    assert parts == {"subject": "Hi there", "preheader": "A | B", "body": "Text with | a pipe."}
+    assert parse_email("제목: 안녕 | 본문: 고소해요.", "ko") == {"subject": "안녕", "preheader": "", "body": "고소해요."}
+    assert parse_email("no labels at all", "en")["body"] == ""
+
+
+def test_limit_problems_catches_overlong_x_post():
+    deck = CopyDeck(
+        campaign_id="c", model="m", seed=0,
+        languages={"en": {"x": [XVariant(variant="A", text="x" * 281)]}},
+    )
+    problems = limit_problems(deck)
+    assert any("en/x/A/text: 281 chars, limit 280" in p for p in problems)
+    deck.languages["en"]["x"][0] = XVariant(variant="A", text="fine")
+    assert limit_problems(deck) == []
+
+
+def test_limit_problems_catches_banned_and_missing_terms():
+    deck = CopyDeck(
+        campaign_id="c", model="m", seed=0, banned_words={"en": ["miracle"]}, required_terms={"en": ["Lumi Glow"]},
+        languages={"en": {"x": [XVariant(variant="A", text="A miracle.")]}},
+    )
+    problems = limit_problems(deck)
+    assert any("banned" in p for p in problems) and any("missing required" in p for p in problems)
+
+
+def test_hashtags_capped_and_sane():
+    brief = load_brief(BRIEFS / "glow-serum-en.yaml")
+    many = [f"#tag{i}" for i in range(60)] + ["#miracle", "#bad tag"]
+    tags = brand_hashtags(brief, "en", many)
+    assert 1 <= len(tags) <= 30
+    assert "#LumiGlowVitaminCSerum" in tags and "#Lumi" in tags
+    assert all(t.startswith("#") and " " not in t for t in tags)
+    assert "#Miracle" not in tags and "#miracle" not in tags
+    ko = brand_hashtags(load_brief(BRIEFS / "hanbit-tea-ko.yaml"), "ko")
+    assert "#한빛유기농보리차" in ko and "#보리차" in ko
+
+
+def _overlong_llm() -> CannedLLM:
+    return canned(**{
+        "X post": "This miracle serum is great. " * 20,  # 580 chars, banned word, no required term
+        "Instagram caption": "Glow every morning with Lumi. #glow #Skincare #miracle",
+        "LinkedIn post": "A guaranteed routine.",
+        "Email": f"Subject: {'S' * 75} | Preheader: Your cure for dull skin. | Body: Short.",
+        "30-second voiceover script": "Too short.",
+        "On-screen headlines": "Glow up | Glow up | A headline that is far too long to ever fit on a phone screen",
+    })
+
+
+def test_generator_enforces_limits_on_bad_model_output():
+    brief = load_brief(BRIEFS / "glow-serum-en.yaml")
+    llm = _overlong_llm()
+    deck = generate_copy(brief, llm, variants=2, seed=3)
+    assert limit_problems(deck) == []
+    en = deck.languages["en"]
+    assert set(en) == {"instagram", "x", "linkedin", "email", "shorts"}
+    assert [v.variant for v in en["x"]] == ["A", "B"]
+    x = en["x"][0].text
+    assert len(x) <= 280 and "miracle" not in x.lower() and "Lumi Glow" in x
+    # Over-long X replies are re-asked twice before trimming.
+    assert llm.asked.count("X post") == 2 * 3
+    assert "#miracle" not in en["instagram"][0].hashtags and "#Glow" in en["instagram"][0].hashtags
+    assert len(en["email"][0].subject) <= 60
+    assert "cure" not in en["email"][0].preheader.lower()
+    script = en["shorts"][0].script
+    assert 35 <= word_count(script) <= 75 and "Brighter-looking skin in 14 days" in script
+    assert 3 <= len(en["shorts"][0].headlines) <= 6
+    assert all(len(h) <= 40 for h in en["shorts"][0].headlines)
+    assert len(deck.calls) >= 10 and all(c.language == "en" for c in deck.calls)
+
+
+def test_generator_adds_shorts_and_handles_korean():
+    brief = load_brief(BRIEFS / "hanbit-tea-ko.yaml").model_copy(update={"channels": ["x"]})
+    llm = canned(**{
+        "X 게시물": "최고의 보리차! " * 40,
+        "30초 쇼츠 내레이션": "보리차 " * 80,
+        "X post": "Nutty barley tea.",
+    })
+    deck = generate_copy(brief, llm, variants=2)
+    assert limit_problems(deck) == []
+    assert set(deck.languages) == {"ko", "en"}
+    assert set(deck.languages["ko"]) == {"x", "shorts"}
+    ko_x = deck.languages["ko"]["x"][0].text
+    assert "최고" not in ko_x and "한빛 보리차" in ko_x and x_weighted_length(ko_x) <= 280
+    script = deck.languages["ko"]["shorts"][0].script
+    assert 90 <= len(script) <= 180
+
+
+def test_generator_is_deterministic_and_rejects_bad_rules():
+    brief = load_brief(BRIEFS / "glow-serum-en.yaml")
+    a = generate_copy(brief, _overlong_llm(), seed=5).model_dump_json()
+    b = generate_copy(brief, _overlong_llm(), seed=5).model_dump_json()
+    assert a == b
+    # model_copy skips the brand kit's own validator, so the generator must catch the clash itself.
+    clash = brief.model_copy(update={"brand": brief.brand.model_copy(update={"required_terms": ["Miracle Glow"]})})
+    with pytest.raises(CopyError, match="banned"):
+        generate_copy(clash, _overlong_llm())
+
+
+def test_schema_reply_is_validated_and_reasked():
+    llm = canned(**{"Q": '{"a": 1}'})
+    schema = {"type": "object", "properties": {"a": {"type": "string"}}, "required": ["a"]}
+    with pytest.raises(LLMOutputError) as err:
+        llm.generate("Q:", schema)
+    assert err.value.raw_reply == '{"a": 1}' and "not of type 'string'" in err.value.schema_error
+    assert llm.asked.count("Q") == 3  # first ask plus max_json_retries=2
+    ok = canned(**{"Q": '{"a": "yes"}'}).generate("Q:", schema)
+    assert ok.data == {"a": "yes"}
+
+
+def test_deck_round_trips_through_json():
+    brief = load_brief(BRIEFS / "glow-serum-en.yaml")
+    deck = generate_copy(brief, _overlong_llm(), variants=2)
+    again = CopyDeck.model_validate_json(deck.model_dump_json())
+    assert again == deck
+    assert channel_limits("shorts", "ko").headline_max_chars == 20
