@@ -34,7 +34,8 @@ def deck(x_text: str = "한빛 보리차, 고소한 하루의 시작.", ko_capti
         return [{"channel": "shorts", "variant": "A", "script": script, "headlines": headlines}]
 
     return {
-        "campaign_id": "x", "model": "test", "seed": 0, "banned_words": ["최고"], "required_terms": ["한빛"],
+        "campaign_id": "x", "model": "test", "seed": 0,
+        "banned_words": {"ko": ["최고"], "en": ["최고"]}, "required_terms": {"ko": ["한빛"], "en": ["한빛"]},
         "languages": {
             "ko": {
                 "instagram": [{"channel": "instagram", "variant": "A", "caption": ko_caption, "hashtags": ["#한빛"]}],
