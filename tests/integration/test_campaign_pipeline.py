@@ -21,6 +21,8 @@ from sparklio_pipelines.creatives import CREATIVE_SIZES
 from sparklio_pipelines.manifest import manifest_key
 from sparklio_pipelines.media import probe, summarize
 
+pytestmark = pytest.mark.slow  # the whole chain on CPU models: `make test-all`
+
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "briefs" / "hanbit-tea-ko.yaml"
 CAMPAIGN_ASSETS = dg.load_assets_from_modules([brief, copy, image, video, captions, bundle])
 
