@@ -10,17 +10,12 @@ from resources.database import CampaignDatabaseResource
 from resources.embeddings import EmbedderResource
 from sparklio_pipelines.brief import Brief
 from sparklio_pipelines.copywriting import CopyDeck
+from sparklio_pipelines.quality import main_text
 
 APPROVED = "approved_copy"
 GENERATED = "generated_copy"
 NEAR_DUPLICATE = 0.95  # cosine similarity at which two lines say the same thing
 FEW_SHOT_K = 4
-
-
-def main_text(variant) -> str:
-    from sparklio_pipelines.quality import main_text as text_of
-
-    return text_of(variant)
 
 
 def brand_of(brief: Brief) -> str:

@@ -49,8 +49,8 @@ def video(
         lang: [image["art"][f"story-{i}"] for i in range(1, 4)] + [image["creatives"][lang]["story"]]
         for lang in parsed.languages
     }
-    slide_hashes = {k: (object_store.head(k).sha256 if object_store.head(k) else None)
-                    for keys in slide_keys.values() for k in keys}
+    slide_info = {k: object_store.head(k) for keys in slide_keys.values() for k in keys}
+    slide_hashes = {k: info.sha256 if info else None for k, info in slide_info.items()}
     inputs = fingerprint(shorts, slide_hashes, parsed.brand.palette, parsed.brand.font)
 
     cached = find_cached(context, object_store, campaign_db, "video", inputs)
