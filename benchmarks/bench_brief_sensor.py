@@ -57,11 +57,11 @@ def measure(store, db, repeats: int) -> tuple[list[float], list[float]]:
         for i in range(NEW_PER_TICK):
             cid = f"bench-{uuid.uuid4().hex[:8]}"
             store.put_bytes(f"briefs/new-{r:03d}-{i:02d}.yaml", BRIEF.replace("glow-serum-launch", cid).encode())
-        context = dg.build_sensor_context(instance=instance, cursor=cursor,
-                                          resources={"object_store": store, "campaign_db": db})
-        started = time.perf_counter()
-        result = brief_upload_sensor(context)
-        elapsed = time.perf_counter() - started
+        with dg.build_sensor_context(instance=instance, cursor=cursor,
+                                     resources={"object_store": store, "campaign_db": db}) as context:
+            started = time.perf_counter()
+            result = brief_upload_sensor(context)
+            elapsed = time.perf_counter() - started
         assert len(result.run_requests) == NEW_PER_TICK, len(result.run_requests)
         cursor = result.cursor
         started = time.perf_counter()

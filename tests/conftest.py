@@ -30,6 +30,21 @@ def sparklio_home():
     shutil.rmtree(home, ignore_errors=True)
 
 
+@pytest.fixture(autouse=True)
+def no_leaked_dagster_instance():
+    """Fail the test that leaves a Dagster instance entered (e.g. an unclosed sensor context).
+
+    A leaked instance sets Dagster's defs-state storage for the whole process; once the
+    instance is collected, every later Definitions load fails with an instance-weakref error.
+    """
+    from dagster._core.storage.defs_state.base import DefsStateStorage, _current_storage
+
+    yield
+    if DefsStateStorage.get() is not None:
+        _current_storage.set(None)  # clear it so later tests are not affected
+        pytest.fail("this test left a Dagster instance entered; use `with build_*_context(...) as context:`")
+
+
 @pytest.fixture(scope="session")
 def postgres_dsn(sparklio_home):
     """The embedded Postgres + pgvector (or $SPARKLIO_TEST_DATABASE_URL, e.g. CI's server)."""

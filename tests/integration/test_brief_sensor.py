@@ -22,11 +22,11 @@ class Ticker:
         self.cursor = None
 
     def tick(self) -> dg.SensorResult:
-        context = dg.build_sensor_context(
+        with dg.build_sensor_context(
             instance=self.instance, cursor=self.cursor,
             resources={"object_store": self.store, "campaign_db": self.db},
-        )
-        result = brief_upload_sensor(context)
+        ) as context:
+            result = brief_upload_sensor(context)
         self.cursor = result.cursor
         for request in result.dynamic_partitions_requests:  # the daemon applies these
             self.instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))

@@ -33,26 +33,26 @@ def check_active_campaigns(campaign_db, instance):
     campaign_db.set_status("sched-archived", "archived")
 
     monday = dt.datetime(2026, 11, 30, 9, 0, tzinfo=dt.timezone.utc)
-    context = dg.build_schedule_context(instance=instance, scheduled_execution_time=monday,
-                                        resources={"campaign_db": campaign_db})
-    requests = campaign_refresh_schedule(context)
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=monday,
+                                   resources={"campaign_db": campaign_db}) as context:
+        requests = campaign_refresh_schedule(context)
     picked = sorted(r.partition_key for r in requests if r.partition_key.startswith("sched-"))
     assert picked == ["sched-active", "sched-starts-today"]
     for request in requests:
         assert {k.to_user_string() for k in request.asset_selection} == {"copy", "image", "video", "captions"}
         assert request.tags["sparklio/copy_seed"] != "0"
 
-    later = dg.build_schedule_context(instance=instance, scheduled_execution_time=monday + dt.timedelta(days=7),
-                                      resources={"campaign_db": campaign_db})
-    next_week = campaign_refresh_schedule(later)
+    with dg.build_schedule_context(instance=instance, scheduled_execution_time=monday + dt.timedelta(days=7),
+                                   resources={"campaign_db": campaign_db}) as later:
+        next_week = campaign_refresh_schedule(later)
     seeds = {r.partition_key: r.tags["sparklio/copy_seed"] for r in next_week}
     assert seeds["sched-active"] != {r.partition_key: r.tags["sparklio/copy_seed"] for r in requests}["sched-active"]
 
 
 def test_schedule_skips_when_nothing_is_active(campaign_db):
     with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
+        with dg.build_schedule_context(
             instance=instance, scheduled_execution_time=dt.datetime(2030, 1, 7, tzinfo=dt.timezone.utc),
             resources={"campaign_db": campaign_db},
-        )
-        assert isinstance(campaign_refresh_schedule(context), dg.SkipReason)
+        ) as context:
+            assert isinstance(campaign_refresh_schedule(context), dg.SkipReason)

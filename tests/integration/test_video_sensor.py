@@ -22,8 +22,9 @@ def make_video(path: Path, *, speech: str | None, seconds: float = 4.0) -> Path:
 
 
 def tick(store, instance, cursor=None) -> dg.SensorResult:
-    context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"object_store": store})
-    result = video_upload_sensor(context)
+    # The context is a context manager; closing it releases the instance it entered.
+    with dg.build_sensor_context(instance=instance, cursor=cursor, resources={"object_store": store}) as context:
+        result = video_upload_sensor(context)
     for request in result.dynamic_partitions_requests:
         instance.add_dynamic_partitions(request.partitions_def_name, list(request.partition_keys))
     return result
