@@ -108,7 +108,9 @@ def render_moviepy(slides: list[Path], wav: Path, srt: Path, out: Path) -> None:
                       .with_start(start).with_duration(end - start).with_position(("center", 1600)))
     audio = CompositeAudioClip([AudioFileClip(str(wav))]).with_duration(DURATION_S)
     video = CompositeVideoClip(layers, size=(WIDTH, HEIGHT)).with_duration(DURATION_S).with_audio(audio)
+    # MoviePy writes its temp audio into the working directory unless told otherwise.
     video.write_videofile(str(out), fps=FPS, codec="libx264", preset=PRESET, audio_codec="aac", threads=os.cpu_count(),
+                          temp_audiofile=str(out.with_suffix(".tmp-audio.m4a")),
                           ffmpeg_params=["-pix_fmt", "yuv420p", "-movflags", "+faststart"], logger=None)
     video.close()
 

@@ -55,7 +55,7 @@ def campaign_check(asset, *, description: str, blocking: bool = False, resources
         @dg.asset_check(asset=asset, name=core.__name__, blocking=blocking, description=description,
                         required_resource_keys=set(resources))
         def check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
-            res = SimpleNamespace(run_id=context.run_id, **{k: getattr(context.resources, k) for k in resources})
+            res = SimpleNamespace(run_id=context.run.run_id, **{k: getattr(context.resources, k) for k in resources})
             return core(partition_of(context), res)
 
         ALL_CHECKS.append(check)
