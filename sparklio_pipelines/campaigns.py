@@ -11,6 +11,7 @@ from pathlib import Path
 from resources.database import CampaignDatabaseResource
 from resources.object_store import ObjectStoreResource, StoredObject
 from sparklio_pipelines.brief import Brief, BriefError, parse_brief_bytes
+from sparklio_pipelines.brand_kits import brands_dir
 from sparklio_pipelines.keys import campaign_key
 from sparklio_pipelines.partitions import CAMPAIGN_PARTITION_NAME
 
@@ -30,11 +31,20 @@ class Submission:
 
 
 def _upload_logo(brief: Brief, store: ObjectStoreResource, base_dir: Path | None) -> Brief:
-    """A logo given as a local file next to the brief is uploaded; the brief then names its key."""
+    """A logo given as a local file is uploaded; the brief then names its key.
+
+    Local files are read only from the brands folder (brand kits) or, for a brief given on the
+    command line (`base_dir`), from beside the brief. A brief that arrives by upload or from the
+    Launchpad cannot make the server read any other file on its disk.
+    """
     logo = brief.brand.logo_path
-    if not logo or logo.startswith("campaigns/"):
+    if not logo or logo.startswith(f"campaigns/{brief.campaign_id}/"):
         return brief
-    path = Path(logo) if Path(logo).is_absolute() else (base_dir or Path.cwd()) / logo
+    path = (Path(logo) if Path(logo).is_absolute() else (base_dir or brands_dir()) / logo).resolve()
+    allowed = [brands_dir().resolve()] + ([Path(base_dir).resolve()] if base_dir is not None else [])
+    if not any(path.is_relative_to(root) for root in allowed):
+        raise BriefError([("brand.logo_path", "must be a file in the brands folder or beside the brief, "
+                           f"or a key under campaigns/{brief.campaign_id}/")], brief.campaign_id)
     if not path.is_file():
         raise BriefError([("brand.logo_path", f"file not found: {logo}")], brief.campaign_id)
     if path.stat().st_size > MAX_LOGO_BYTES or path.suffix.lower() not in {".png", ".jpg", ".jpeg", ".webp"}:
