@@ -17,12 +17,26 @@ from typing import Iterator
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
+from resources.errors import PermanentServiceError, TransientServiceError
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MIGRATION_LOCK_ID = 0x5350_4B4C  # pg_advisory_xact_lock key: one migrator at a time
 
 
 class DatabaseError(RuntimeError):
     """Postgres unreachable or a statement failed."""
+
+
+class DatabaseUnavailable(DatabaseError, TransientServiceError):
+    """Postgres refused, dropped or timed out the connection: a retry may succeed."""
+
+
+class DatabaseRejected(DatabaseError, PermanentServiceError):
+    """Postgres answered but refused the login or database: a setting to fix, not an outage."""
+
+
+# libpq messages that mean the server is up and said no; retrying the same settings cannot help
+REJECTED_CONNECTION_HINTS = ("password authentication failed", "no pg_hba.conf entry", "does not exist")
 
 
 @dataclass(frozen=True)
@@ -80,7 +94,9 @@ class CampaignDatabaseResource(ConfigurableResource):
         try:
             conn = psycopg2.connect(self.dsn, connect_timeout=self.connect_timeout_s)
         except psycopg2.OperationalError as exc:
-            raise DatabaseError(f"cannot connect to Postgres: {str(exc).strip()}") from exc
+            reason = str(exc).strip()
+            error = DatabaseRejected if any(h in reason for h in REJECTED_CONNECTION_HINTS) else DatabaseUnavailable
+            raise error("Postgres", f"cannot connect: {reason}") from exc
         try:
             with conn:
                 if not self._migrated:

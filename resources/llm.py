@@ -31,9 +31,33 @@ class LLMCall:
     prompt_tokens: int
     output_tokens: int
     seconds: float
+    # Server-side timings, where the backend reports them (Ollama); None for the embedded model.
+    total_seconds: float | None = None
+    load_seconds: float | None = None
+    prompt_eval_seconds: float | None = None
+    eval_seconds: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Unreported timings are left out, so the embedded model's records keep their shape.
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+_SERVER_TIMINGS = ("total_seconds", "load_seconds", "prompt_eval_seconds", "eval_seconds")
+
+
+def sum_calls(calls: list[LLMCall]) -> LLMCall:
+    """One call's cost for several attempts (re-asks included), named after the last one's model."""
+    timings = {}
+    for name in _SERVER_TIMINGS:
+        reported = [getattr(c, name) for c in calls if getattr(c, name) is not None]
+        timings[name] = round(sum(reported), 3) if reported else None
+    return LLMCall(
+        model=calls[-1].model,
+        prompt_tokens=sum(c.prompt_tokens for c in calls),
+        output_tokens=sum(c.output_tokens for c in calls),
+        seconds=round(sum(c.seconds for c in calls), 3),
+        **timings,
+    )
 
 
 @dataclass
@@ -88,8 +112,12 @@ class LLMResource(ConfigurableResource):
         temperature: float,
         seed: int | None,
         stop: list[str] | None,
+        final: bool = False,
     ) -> tuple[str, LLMCall]:
-        """One raw completion (schema-constrained where the backend supports it)."""
+        """One raw completion (schema-constrained where the backend supports it).
+
+        `final` asks for the backend's final-pass model where it has one (Ollama); others ignore it.
+        """
         raise NotImplementedError
 
     def release(self) -> None:
@@ -105,11 +133,17 @@ class LLMResource(ConfigurableResource):
         temperature: float = 0.8,
         seed: int | None = None,
         stop: list[str] | None = None,
+        final: bool = False,
     ) -> LLMResult:
-        """Complete `prompt`. With `schema`, the reply is JSON valid against it or LLMOutputError."""
+        """Complete `prompt`. With `schema`, the reply is JSON valid against it or LLMOutputError.
+
+        `final=True` is the final pass (a larger model where the backend has one).
+        """
+        # Passed only when set: backends written before `final` existed keep working unchanged.
+        pass_kwargs: dict[str, Any] = {"final": True} if final else {}
         if schema is None:
             text, call = self._complete(
-                prompt, None, max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop
+                prompt, None, max_tokens=max_tokens, temperature=temperature, seed=seed, stop=stop, **pass_kwargs
             )
             return LLMResult(text=text, data=None, call=call)
 
@@ -119,18 +153,18 @@ class LLMResource(ConfigurableResource):
             # A re-ask changes the seed: the same seed would give the same broken reply.
             attempt_seed = None if seed is None else seed + attempt * 7919
             reply, call = self._complete(
-                prompt, schema, max_tokens=max_tokens, temperature=temperature, seed=attempt_seed, stop=stop
+                prompt,
+                schema,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                seed=attempt_seed,
+                stop=stop,
+                **pass_kwargs,
             )
             calls.append(call)
             data, reason = check_json_reply(reply, schema)
             if reason is None:
-                total = LLMCall(
-                    model=call.model,
-                    prompt_tokens=sum(c.prompt_tokens for c in calls),
-                    output_tokens=sum(c.output_tokens for c in calls),
-                    seconds=round(sum(c.seconds for c in calls), 3),
-                )
-                return LLMResult(text=reply, data=data, call=total)
+                return LLMResult(text=reply, data=data, call=sum_calls(calls))
         raise LLMOutputError(
             f"{self.model_label} gave no schema-valid JSON after {len(calls)} attempt(s)", reply, reason or ""
         )
@@ -211,6 +245,7 @@ class EmbeddedLLMResource(LLMResource):
         temperature: float,
         seed: int | None,
         stop: list[str] | None,
+        final: bool = False,  # one model: the final pass is the same as the draft
     ) -> tuple[str, LLMCall]:
         with self._lock:  # one llama context is not safe to share between threads
             llama = self._model()

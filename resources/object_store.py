@@ -19,6 +19,7 @@ from typing import Iterator
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
+from resources.errors import TransientServiceError
 from sparklio_pipelines.keys import validate_key
 from sparklio_pipelines.settings import sparklio_home
 
@@ -29,6 +30,18 @@ SHA_META = "sha256"
 
 class ObjectStoreError(RuntimeError):
     """A storage operation that failed (missing object, unreachable server, …)."""
+
+
+class ObjectStoreUnavailable(ObjectStoreError, TransientServiceError):
+    """The store refused, dropped or timed out the call, or answered 429/5xx: a retry may succeed."""
+
+
+def store_error(message: str, exc: Exception) -> ObjectStoreError:
+    """Wrap a backend error, keeping whether a retry can help."""
+    from sparklio_pipelines.retries import is_transient
+
+    text = f"{message}: {exc}"
+    return ObjectStoreUnavailable("object store", text) if is_transient(exc) else ObjectStoreError(text)
 
 
 @dataclass(frozen=True)
@@ -292,7 +305,7 @@ class S3ObjectStoreResource(ObjectStoreResource):
             except ClientError as exc:
                 code = exc.response.get("Error", {}).get("Code", "")
                 if code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
-                    raise ObjectStoreError(f"cannot create bucket {self.bucket!r}: {exc}") from exc
+                    raise store_error(f"cannot create bucket {self.bucket!r}", exc) from exc
 
     def _remote_sha(self, key: str) -> str | None:
         info = self.head(key)
@@ -334,33 +347,35 @@ class S3ObjectStoreResource(ObjectStoreResource):
         return self._commit(key, upload, sha256_file(Path(path)), Path(path).stat().st_size, media_type)
 
     def get_bytes(self, key: str) -> bytes:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             return self.client.get_object(Bucket=self.bucket, Key=validate_key(key))["Body"].read()
-        except ClientError as exc:
-            raise ObjectStoreError(f"cannot read {key!r} from {self.location}: {exc}") from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise store_error(f"cannot read {key!r} from {self.location}", exc) from exc
 
     def download(self, key: str, dest: str | Path) -> Path:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         dest = Path(dest)
         dest.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.client.download_file(self.bucket, validate_key(key), str(dest))
-        except ClientError as exc:
-            raise ObjectStoreError(f"cannot read {key!r} from {self.location}: {exc}") from exc
+        except (ClientError, BotoCoreError) as exc:
+            raise store_error(f"cannot read {key!r} from {self.location}", exc) from exc
         return dest
 
     def head(self, key: str) -> ObjectInfo | None:
-        from botocore.exceptions import ClientError
+        from botocore.exceptions import BotoCoreError, ClientError
 
         try:
             meta = self.client.head_object(Bucket=self.bucket, Key=validate_key(key))
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
                 return None
-            raise ObjectStoreError(f"cannot stat {key!r} in {self.location}: {exc}") from exc
+            raise store_error(f"cannot stat {key!r} in {self.location}", exc) from exc
+        except BotoCoreError as exc:
+            raise store_error(f"cannot stat {key!r} in {self.location}", exc) from exc
         return ObjectInfo(
             key,
             int(meta["ContentLength"]),

@@ -9,9 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import yaml
-
-from sparklio_pipelines.brief import LANGUAGES, SLUG_RE, BrandKit, BriefError
+from sparklio_pipelines.brief import LANGUAGES, SLUG_RE, BrandKit, BriefError, load_yaml_text, printable_field
 from sparklio_pipelines.settings import REPO_ROOT
 
 MAX_KIT_BYTES = 128 * 1024
@@ -30,7 +28,7 @@ def _split_by_language(value, field: str, problems: list) -> tuple[list, dict]:
     if isinstance(value, dict):
         unknown = [k for k in value if k not in ("all", *LANGUAGES)]
         if unknown:
-            problems.append((field, f"keys must be all, ko or en; got {unknown}"))
+            problems.append((field, f"keys must be all, ko or en; got {[printable_field(k) for k in unknown[:5]]}"))
         return value.get("all", []) or [], {k: v or [] for k, v in value.items() if k in LANGUAGES}
     problems.append((field, "must be a list, or a mapping of all/ko/en to lists"))
     return [], {}
@@ -70,7 +68,7 @@ def kit_from_data(data: object, source: str, base_dir: Path | None = None) -> Br
         else:
             fields["logo_path"] = str((base_dir or brands_dir()) / logo)
     for unknown in data:
-        problems.append((str(unknown), "is not a known field"))
+        problems.append((printable_field(unknown), "is not a known field"))
     try:
         kit = BrandKit.model_validate(fields)
     except Exception as exc:  # pydantic ValidationError: reuse the brief's wording
@@ -92,7 +90,8 @@ def load_brand_kit(name: str) -> BrandKit:
     if len(raw) > MAX_KIT_BYTES:
         raise BriefError([("(brand kit)", f"is {len(raw):,} bytes; at most {MAX_KIT_BYTES:,}")], path.name)
     try:
-        data = yaml.safe_load(raw.decode("utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise BriefError([("(brand kit)", f"is not valid YAML: {getattr(exc, 'problem', None) or exc}")], path.name) from None
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BriefError([("(brand kit)", f"is not UTF-8 text (byte {exc.start})")], path.name) from None
+    data = load_yaml_text(text, "(brand kit)", path.name)
     return kit_from_data(data, f"brand kit {path.name}", path.parent)

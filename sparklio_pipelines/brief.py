@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import reprlib
 from pathlib import Path
 from typing import Literal
 
@@ -24,7 +25,10 @@ CHANNELS: tuple[str, ...] = ("instagram", "x", "linkedin", "email", "shorts")
 
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 HEX_RE = re.compile(r"^#[0-9a-fA-F]{6}$")
-CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # C0 and C1 (\x9b is a terminal CSI)
+MAX_FIELD_NAME_CHARS = 80  # an unknown key is echoed back in the error; a 200 KB key should not be
+_SHORT_REPR = reprlib.Repr()  # bounded: YAML aliases can make a 1 KB brief a list of 2**30 items
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxlist, _SHORT_REPR.maxdict, _SHORT_REPR.maxstring = 2, 4, 4, 60
 
 
 class BriefError(ValueError):
@@ -208,13 +212,22 @@ class Brief(BaseModel):
         return json.dumps(self.model_dump(mode="json"), ensure_ascii=False, sort_keys=True, indent=2)
 
 
+def printable_field(name: object) -> str:
+    """A field name from the input as it may be shown: control characters escaped, length capped."""
+    text = str(name)
+    if not text:
+        return '""'  # an empty key must still be visible in "  - <field>: ..."
+    text = "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+    return text if len(text) <= MAX_FIELD_NAME_CHARS else text[: MAX_FIELD_NAME_CHARS - 1] + "…"
+
+
 def _field_path(loc: tuple) -> str:
     parts: list[str] = []
     for item in loc:
         if isinstance(item, int):
             parts[-1:] = [f"{parts[-1]}[{item}]"] if parts else [f"[{item}]"]
         else:
-            parts.append(str(item))
+            parts.append(printable_field(item))
     return ".".join(parts) or "(brief)"
 
 
@@ -226,7 +239,7 @@ def _message(err: dict) -> str:
         return "is not a known field"
     if kind == "literal_error":
         expected = err.get("ctx", {}).get("expected", "")
-        return f"must be one of {expected}, got {err.get('input')!r}"[:300]
+        return f"must be one of {expected}, got {_SHORT_REPR.repr(err.get('input'))}"[:300]
     msg = str(err.get("msg", "is invalid"))
     return msg.removeprefix("Value error, ")[:300]
 
@@ -272,17 +285,30 @@ def parse_brief_bytes(raw: bytes, name: str = "brief.yaml") -> Brief:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise BriefError([("(file)", f"is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")], source) from None
-    else:
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or "syntax error"
-            raise BriefError([("(file)", f"is not valid YAML: {problem}{where}")], source) from None
         except RecursionError:
             raise BriefError([("(file)", "is nested too deeply")], source) from None
+        except ValueError as exc:  # e.g. an integer longer than Python's 4300-digit limit
+            raise BriefError([("(file)", f"is not valid JSON: {str(exc)[:120]}")], source) from None
+    else:
+        data = load_yaml_text(text, "(file)", source)
     return parse_brief_data(data, source)
+
+
+def load_yaml_text(text: str, field: str, source: str | None) -> object:
+    """`yaml.safe_load`, with every way it can fail on untrusted text reported as a BriefError."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "syntax error"
+        raise BriefError([(field, f"is not valid YAML: {problem}{where}")], source) from None
+    except RecursionError:
+        raise BriefError([(field, "is nested too deeply")], source) from None
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        # PyYAML's constructors raise these for scalars that match a tag but not its type:
+        # `2026-13-45` (a date), `!!int nope`, `!!timestamp nope`, a 5000-digit integer
+        raise BriefError([(field, f"is not valid YAML: a value cannot be read ({str(exc)[:120]})")], source) from None
 
 
 def load_brief(path: str | Path) -> Brief:

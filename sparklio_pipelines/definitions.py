@@ -8,6 +8,7 @@ from sparklio_pipelines.assets import brief, bundle, captions, copy, image, uplo
 from sparklio_pipelines.approvals import approve_copy_job
 from sparklio_pipelines.backends import build_resources
 from sparklio_pipelines.checks import ALL_CHECKS
+from sparklio_pipelines.executors import executor_resources, run_executor
 from sparklio_pipelines.jobs import campaign_job
 from sparklio_pipelines.launchpad import launch_campaign_job, launched_campaign_sensor
 from sparklio_pipelines.schedules import campaign_refresh_schedule
@@ -18,5 +19,6 @@ defs = dg.Definitions(
     jobs=[campaign_job, launch_campaign_job, upload_captions_job, approve_copy_job],
     schedules=[campaign_refresh_schedule],
     sensors=[brief_upload_sensor, video_upload_sensor, launched_campaign_sensor],
-    resources=build_resources(),
+    resources={**build_resources(), **executor_resources()},
+    executor=run_executor(),  # None: Dagster's default; SPARKLIO_EXECUTOR=celery: Celery workers
 )

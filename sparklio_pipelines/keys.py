@@ -30,6 +30,7 @@ def sanitize_name(name: str, *, default: str = "file") -> str:
         stem, dot, ext = name.rpartition(".")
         ext = ext[:10] if dot else ""
         name = (stem if dot else name)[: MAX_NAME_CHARS - len(ext) - 1] + (f".{ext}" if ext else "")
+        name = re.sub(r"\.{2,}", ".", name)  # the cut can end the stem on a '.', next to the extension's
     return name or default
 
 

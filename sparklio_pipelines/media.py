@@ -65,3 +65,42 @@ def summarize(info: dict) -> dict:
         "audio_codec": audio.get("codec_name") if audio else None,
         "has_audio": audio is not None,
     }
+
+
+# H.264 encoders in order of preference: NVENC on the GPU desktop, libx264 everywhere.
+HARDWARE_H264 = "h264_nvenc"
+SOFTWARE_H264 = "libx264"
+
+
+def encoder_works(encoder: str, timeout: float = 30) -> bool:
+    """A real probe encode: NVENC can be compiled in and still fail (no GPU, old driver)."""
+    cmd = [
+        ffmpeg_bin(), "-hide_banner", "-nostdin", "-loglevel", "error",
+        "-f", "lavfi", "-i", "color=c=black:s=256x256:r=30", "-frames:v", "5",
+        "-c:v", encoder, "-f", "null", "-",
+    ]  # fmt: skip
+    try:
+        return subprocess.run(cmd, capture_output=True, timeout=timeout, check=False).returncode == 0
+    except (subprocess.TimeoutExpired, OSError):
+        return False
+
+
+@functools.lru_cache(maxsize=1)
+def h264_encoder() -> str:
+    """`SPARKLIO_VIDEO_ENCODER` if set; else h264_nvenc when a probe encode works; else libx264.
+
+    Probed once per process, so each render does not pay for it.
+    """
+    chosen = os.environ.get("SPARKLIO_VIDEO_ENCODER", "auto").strip() or "auto"
+    if chosen != "auto":
+        return chosen
+    return HARDWARE_H264 if encoder_works(HARDWARE_H264) else SOFTWARE_H264
+
+
+def h264_args(encoder: str, preset: str = "veryfast", crf: int = 21) -> list[str]:
+    """Quality arguments per encoder: libx264 takes preset + CRF; NVENC its own presets + CQ."""
+    if encoder == SOFTWARE_H264:
+        return ["-c:v", encoder, "-preset", preset, "-crf", str(crf)]
+    if encoder == HARDWARE_H264:
+        return ["-c:v", encoder, "-preset", "p5", "-rc", "vbr", "-cq", str(crf + 2), "-b:v", "0"]
+    return ["-c:v", encoder, "-b:v", "8M"]  # e.g. h264_videotoolbox takes a bitrate

@@ -21,7 +21,7 @@ import numpy as np
 
 from resources.transcription import Word
 from sparklio_pipelines.fonts import find_font
-from sparklio_pipelines.media import MediaError, ffmpeg_bin, probe
+from sparklio_pipelines.media import MediaError, ffmpeg_bin, h264_args, h264_encoder, probe
 
 
 @dataclass(frozen=True)
@@ -478,7 +478,7 @@ def burn_in(video: Path, ass: Path, out: Path, *, fonts_dir: Path | None = None)
     cmd = [
         ffmpeg_bin(), "-hide_banner", "-nostdin", "-y", "-i", str(video),
         "-map", "0:v:0", "-map", "0:a?", "-vf", vf,
-        "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+        *h264_args(h264_encoder(), crf=20), "-pix_fmt", "yuv420p",
         "-c:a", "copy", "-movflags", "+faststart", str(out),
     ]  # fmt: skip
     result = subprocess.run(cmd, capture_output=True, check=False)

@@ -25,7 +25,7 @@ from pathlib import Path
 import ffmpeg
 from PIL import ImageFont
 
-from sparklio_pipelines.media import MediaError, ffmpeg_bin, probe, summarize
+from sparklio_pipelines.media import SOFTWARE_H264, MediaError, ffmpeg_bin, h264_args, h264_encoder, probe, summarize
 
 WIDTH, HEIGHT, FPS = 1080, 1920, 30
 CROSSFADE_S = 0.6
@@ -269,10 +269,12 @@ def _audio_stream(voiceover_wav: Path, voice_s: float, total_s: float):
 
 
 def _encoder_args(video_encoder: str, preset: str) -> dict:
-    if video_encoder == "libx264":
-        return {"vcodec": "libx264", "preset": preset, "crf": 21, "profile:v": "high", "g": FPS * 2}
-    # Hardware encoders (e.g. h264_videotoolbox on the Mac mini) take a bitrate, not a preset.
-    return {"vcodec": video_encoder, "b:v": "8M"}
+    args = h264_args(video_encoder, preset=preset, crf=21)
+    options = {"vcodec": args[1], "g": FPS * 2}
+    options.update({flag.lstrip("-"): value for flag, value in zip(args[2::2], args[3::2])})
+    if video_encoder == SOFTWARE_H264:
+        options["profile:v"] = "high"
+    return options
 
 
 def build_ffmpeg_args(
@@ -320,11 +322,12 @@ def render_video(
     min_s: float = 15,
     max_s: float = 30,
     subtitles: Path | None = None,
-    video_encoder: str = "libx264",
+    video_encoder: str | None = None,
     preset: str = "veryfast",
     timeout_s: float = 1800,
 ) -> VideoRenderResult:
     """Render a 1080x1920 30 fps H.264/AAC MP4 of min_s..max_s seconds in one ffmpeg run."""
+    video_encoder = video_encoder or h264_encoder()  # NVENC on the GPU desktop, else libx264
     slides = [Path(p) for p in slides]
     voiceover_wav, out_path, font = Path(voiceover_wav), Path(out_path), Path(font)
     subtitles = Path(subtitles) if subtitles is not None else None

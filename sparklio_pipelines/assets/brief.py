@@ -10,6 +10,7 @@ from sparklio_pipelines.brief import BriefError, parse_brief_bytes
 from sparklio_pipelines.campaigns import brief_input_key
 from sparklio_pipelines.manifest import fingerprint, output_record
 from sparklio_pipelines.partitions import campaign_partitions
+from sparklio_pipelines.retries import is_transient, retry_transient_only
 
 
 @dg.asset(
@@ -19,6 +20,7 @@ from sparklio_pipelines.partitions import campaign_partitions
     description="The campaign brief, loaded from the object store and validated.",
     retry_policy=SERVICE_RETRY,
 )
+@retry_transient_only
 def brief(
     context: dg.AssetExecutionContext, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource
 ) -> dg.Output[dict]:
@@ -27,6 +29,8 @@ def brief(
     try:
         raw = object_store.get_bytes(key)
     except ObjectStoreError as exc:
+        if is_transient(exc):
+            raise  # the store is down, not the brief missing: let the retry policy have it
         raise dg.Failure(
             description=f"No brief stored for campaign {campaign_id!r}. Add it with `sparklio campaign add FILE`.",
             metadata={"expected_key": key, "error": str(exc)},

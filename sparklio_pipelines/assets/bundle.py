@@ -13,6 +13,7 @@ from sparklio_pipelines.assets.common import CAMPAIGN_GROUP, SERVICE_RETRY, cach
 from sparklio_pipelines.keys import campaign_key
 from sparklio_pipelines.manifest import build_manifest, fingerprint, output_record
 from sparklio_pipelines.partitions import campaign_partitions
+from sparklio_pipelines.retries import retry_transient_only
 
 BUNDLE_ASSET = "campaign_bundle"
 
@@ -29,6 +30,7 @@ def bundle_key(campaign_id: str) -> str:
     retry_policy=SERVICE_RETRY,
     description="campaigns/<campaign>/bundle.zip: every output plus the manifest, with a download link.",
 )
+@retry_transient_only
 def campaign_bundle(
     context: dg.AssetExecutionContext, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource
 ) -> dg.MaterializeResult:

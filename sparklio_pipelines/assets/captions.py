@@ -14,6 +14,7 @@ from sparklio_pipelines.captioning import caption_video
 from sparklio_pipelines.keys import campaign_key
 from sparklio_pipelines.manifest import fingerprint, output_record
 from sparklio_pipelines.partitions import campaign_partitions
+from sparklio_pipelines.retries import retry_transient_only
 
 CAPTION_FILES = {"srt": "captions.srt", "vtt": "captions.vtt", "ass": "captions.ass",
                  "words": "words.json", "burned": "video-captioned.mp4"}
@@ -27,6 +28,7 @@ CAPTION_FILES = {"srt": "captions.srt", "vtt": "captions.vtt", "ass": "captions.
     retry_policy=SERVICE_RETRY,
     description="Captions from faster-whisper word timings, aligned to the script; SRT, VTT, word JSON, burned-in MP4.",
 )
+@retry_transient_only
 def captions(
     context: dg.AssetExecutionContext,
     brief: dict,

@@ -9,11 +9,15 @@ from dagster import AssetExecutionContext, Backoff, Jitter, MetadataValue, Retry
 from resources.database import CampaignDatabaseResource, OutputRecord
 from resources.object_store import ObjectStoreResource
 from sparklio_pipelines.manifest import cached_outputs, publish_outputs
+from sparklio_pipelines.retries import retry_delay_seconds
 
 CAMPAIGN_GROUP = "campaign"
 
 # Steps that call a service (LLM, image backend, S3, Postgres) retry with backoff and jitter.
-SERVICE_RETRY = RetryPolicy(max_retries=3, delay=2, backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS)
+# Only transient errors reach this policy: each step body runs under `retry_transient_only`.
+SERVICE_RETRY = RetryPolicy(
+    max_retries=3, delay=retry_delay_seconds(), backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
+)
 
 
 def thumbnail_markdown(png: bytes, alt: str = "thumbnail") -> str:

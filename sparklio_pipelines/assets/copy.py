@@ -17,6 +17,7 @@ from sparklio_pipelines.copywriting import CopyDeck, generate_copy, limit_proble
 from sparklio_pipelines.keys import campaign_key
 from sparklio_pipelines.manifest import fingerprint, output_record
 from sparklio_pipelines.partitions import campaign_partitions
+from sparklio_pipelines.retries import retry_transient_only
 
 COPY_SEED_TAG = "sparklio/copy_seed"  # the refresh schedule sets a new one for fresh A/B variants
 VARIANTS_PER_CHANNEL = 2
@@ -51,6 +52,7 @@ def copy_markdown(deck: CopyDeck) -> str:
     retry_policy=SERVICE_RETRY,
     description="Channel copy (Instagram, X, LinkedIn, email, shorts script) in each brief language, A/B variants.",
 )
+@retry_transient_only
 def copy(
     context: dg.AssetExecutionContext,
     brief: dict,
@@ -79,7 +81,7 @@ def copy(
         llm.release()  # give the model's memory back before the next GPU step
     problems = limit_problems(deck)
     if problems:  # the generator trims; this is the last guard before anything is stored
-        raise dg.Failure(description="Copy exceeds channel limits", metadata={"problems": problems})
+        raise dg.Failure(description="Copy exceeds channel limits", metadata={"problems": problems}, allow_retries=False)
 
     records = []
     for language, channels in deck.languages.items():

@@ -15,6 +15,7 @@ from sparklio_pipelines.creatives import CHANNEL_SIZES, CREATIVE_SIZES, compose_
 from sparklio_pipelines.keys import campaign_key
 from sparklio_pipelines.manifest import fingerprint, output_record
 from sparklio_pipelines.partitions import campaign_partitions
+from sparklio_pipelines.retries import retry_transient_only
 
 VIDEO_ART_SLIDES = 3  # extra 9:16 backgrounds the video cuts between
 
@@ -45,6 +46,7 @@ def headline_for(copy_deck: dict, language: str) -> str:
     retry_policy=SERVICE_RETRY,
     description="Background art and composed creatives (1080×1080, 1080×1350, 1080×1920, 1920×1080) per language.",
 )
+@retry_transient_only
 def image(
     context: dg.AssetExecutionContext,
     brief: dict,

@@ -16,6 +16,7 @@ from sparklio_pipelines.assets.common import SERVICE_RETRY
 from sparklio_pipelines.captioning import caption_video
 from sparklio_pipelines.keys import join_key
 from sparklio_pipelines.partitions import upload_partitions
+from sparklio_pipelines.retries import retry_transient_only
 
 UPLOAD_CAPTIONS_PREFIX = "uploads/captions"
 OUTPUT_NAMES = {"srt": "captions.srt", "vtt": "captions.vtt", "ass": "captions.ass",
@@ -39,6 +40,7 @@ def find_source(store: ObjectStoreResource, partition: str) -> str | None:
     retry_policy=SERVICE_RETRY,
     description="Captions (SRT, VTT, word JSON, burned-in MP4) for an uploaded video.",
 )
+@retry_transient_only
 def uploaded_video_captions(
     context: dg.AssetExecutionContext, transcriber: TranscriberResource, object_store: ObjectStoreResource
 ) -> dg.MaterializeResult:

@@ -14,6 +14,7 @@ from sparklio_pipelines.fonts import find_font
 from sparklio_pipelines.keys import campaign_key
 from sparklio_pipelines.manifest import fingerprint, output_record
 from sparklio_pipelines.partitions import campaign_partitions
+from sparklio_pipelines.retries import retry_transient_only
 from sparklio_pipelines.video_render import render_video
 
 
@@ -33,6 +34,7 @@ def voiceover_key(campaign_id: str, language: str) -> str:
     retry_policy=SERVICE_RETRY,
     description="1080×1920 H.264/AAC MP4 (15–30 s) per language: slides with motion, headlines, voiceover.",
 )
+@retry_transient_only
 def video(
     context: dg.AssetExecutionContext,
     brief: dict,

@@ -1,0 +1,52 @@
+# Desktop (GPU worker), PowerShell: serve Sparklio's definitions over gRPC to the Mac mini's
+# webserver and daemon. Runs launched from the Mac mini execute here, as children of this server.
+#
+#   powershell -ExecutionPolicy Bypass -File deploy\desktop\start-code-server.ps1
+#
+# Settings come from the environment, then from $env:SPARKLIO_ENV_FILE (default: <repo>\.env):
+#   SPARKLIO_CODE_SERVER_HOST  address to listen on: the Desktop's Tailscale IP (default 127.0.0.1)
+#   SPARKLIO_CODE_SERVER_PORT  11000-11999 (e.g. 11100)
+# plus everything the runs need: SPARKLIO_S3_*, DATABASE_URL, DAGSTER_PG_*, OLLAMA_HOST, COMFYUI_URL.
+$ErrorActionPreference = "Stop"
+
+$Repo = (Resolve-Path (Join-Path $PSScriptRoot "..\..")).Path
+$EnvFile = if ($env:SPARKLIO_ENV_FILE) { $env:SPARKLIO_ENV_FILE } else { Join-Path $Repo ".env" }
+
+# Variables already set win over the file; empty values count as unset (same as deploy/lib/load-env.sh).
+if (Test-Path $EnvFile) {
+    foreach ($line in Get-Content $EnvFile) {
+        if ($line -match '^\s*(#|$)') { continue }
+        if ($line -notmatch '^\s*(export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$') {
+            Write-Warning "ignoring malformed line in ${EnvFile}: $line"
+            continue
+        }
+        $key = $Matches[2]
+        $value = $Matches[3].Trim()
+        if ($value -match '^"(.*)"$' -or $value -match "^'(.*)'$") { $value = $Matches[1] }
+        if (-not $value) { continue }
+        if ([Environment]::GetEnvironmentVariable($key)) { continue }
+        [Environment]::SetEnvironmentVariable($key, $value, "Process")
+    }
+}
+
+# Dagster's S3 compute log manager reads boto3's standard variables; default them to Sparklio's.
+if (-not $env:AWS_ACCESS_KEY_ID) { $env:AWS_ACCESS_KEY_ID = $env:SPARKLIO_S3_ACCESS_KEY_ID }
+if (-not $env:AWS_SECRET_ACCESS_KEY) { $env:AWS_SECRET_ACCESS_KEY = $env:SPARKLIO_S3_SECRET_ACCESS_KEY }
+if (-not $env:AWS_DEFAULT_REGION) {
+    $env:AWS_DEFAULT_REGION = if ($env:SPARKLIO_S3_REGION) { $env:SPARKLIO_S3_REGION } else { "us-east-1" }
+}
+
+$HostAddr = if ($env:SPARKLIO_CODE_SERVER_HOST) { $env:SPARKLIO_CODE_SERVER_HOST } else { "127.0.0.1" }
+$Port = 0
+if (-not [int]::TryParse("$env:SPARKLIO_CODE_SERVER_PORT", [ref]$Port) -or $Port -lt 11000 -or $Port -gt 11999) {
+    throw "SPARKLIO_CODE_SERVER_PORT='$env:SPARKLIO_CODE_SERVER_PORT': must be a port in 11000-11999"
+}
+
+$Dagster = Join-Path $Repo ".venv\Scripts\dagster.exe"
+if (-not (Test-Path $Dagster)) { $Dagster = (Get-Command dagster -ErrorAction Stop).Source }
+
+Set-Location $Repo
+Write-Host "sparklio code server on ${HostAddr}:$Port (location 'sparklio')"
+& $Dagster code-server start -m sparklio_pipelines.definitions --location-name sparklio `
+    -h $HostAddr -p $Port --use-python-environment-entry-point @args
+exit $LASTEXITCODE

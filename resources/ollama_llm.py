@@ -1,0 +1,181 @@
+"""The production LLM backend: Ollama on the GPU desktop, through the `ollama` Python client.
+
+Same interface as the embedded model (`generate` / `release` / `model_label`). A schema is sent as
+Ollama's `format=<json schema>`; the base class still validates every reply and re-asks, because a
+reply cut short by `num_predict` is not valid JSON even under a grammar. A draft pass uses the
+smaller `draft_model`, `generate(..., final=True)` the larger `final_model`.
+
+Failures are split for the step's retry logic: an unreachable, slow or overloaded server is
+transient; a missing model or a rejected request is permanent and says what to do.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from pydantic import Field, PrivateAttr
+
+from resources.errors import PermanentServiceError, ServiceError, TransientServiceError, is_transient_status
+from resources.llm import LLMCall, LLMError, LLMResource
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class OllamaUnavailableError(TransientServiceError, LLMError):
+    """Ollama could not be reached, timed out, was overloaded (429/5xx) or sent a broken reply."""
+
+
+class OllamaRequestError(PermanentServiceError, LLMError):
+    """Ollama rejected the request (4xx): sending it again cannot help."""
+
+
+class OllamaModelMissingError(OllamaRequestError):
+    """The model is not pulled on the Ollama host (HTTP 404)."""
+
+    def __init__(self, service: str, message: str, model: str):
+        super().__init__(service, message)
+        self.model = model
+
+
+def ns_to_seconds(ns: int | None) -> float | None:
+    return None if ns is None else round(ns / 1e9, 3)
+
+
+class OllamaLLMResource(LLMResource):
+    """Ollama `POST /api/generate` on the GPU desktop; JSON-schema replies via `format`."""
+
+    host: str = Field(default="", description="Ollama URL (OLLAMA_HOST); empty: the ollama client reads $OLLAMA_HOST")
+    draft_model: str = Field(default="qwen2.5:7b", description="model for draft passes (pulled on the Ollama host)")
+    final_model: str = Field(default="qwen2.5:14b", description="model for generate(..., final=True)")
+    timeout_seconds: int = Field(default=180, description="per request: connect, and each read (seconds)")
+    keep_alive: str = Field(default="5m", description="how long Ollama keeps a model loaded between calls")
+
+    _client: Any = PrivateAttr(default=None)
+    _used: dict = PrivateAttr(default_factory=dict)  # models to unload on release(), in order of first use
+    _lock: Any = PrivateAttr(default_factory=threading.Lock)
+
+    @property
+    def model_label(self) -> str:
+        if self.final_model == self.draft_model:
+            return f"ollama:{self.draft_model}"
+        return f"ollama:{self.draft_model}|{self.final_model}"
+
+    @property
+    def service(self) -> str:
+        """Names the server in every error, so the operator knows which box to look at."""
+        return f"Ollama at {self.host or os.environ.get('OLLAMA_HOST') or 'the default host'}"
+
+    def _ollama(self) -> Any:
+        with self._lock:
+            if self._client is None:
+                import ollama
+
+                self._client = ollama.Client(host=self.host or None, timeout=self.timeout_seconds)
+            return self._client
+
+    def _request(self, model: str, send: Callable[[Any], T]) -> T:
+        """Send one request; translate every failure into a transient or a permanent error."""
+        import httpx
+        import ollama
+        import pydantic
+
+        try:
+            return send(self._ollama())
+        except ollama.ResponseError as exc:
+            status = exc.status_code
+            if status == 404:
+                raise OllamaModelMissingError(
+                    self.service,
+                    f"model {model!r} is not available: run `ollama pull {model}` on the GPU desktop ({exc.error})",
+                    model,
+                ) from exc
+            # -1: an error line inside a reply, no HTTP status; the runner failed mid-answer.
+            if status == -1 or is_transient_status(status):
+                raise OllamaUnavailableError(self.service, f"{model!r}: {exc.error} (HTTP {status})") from exc
+            raise OllamaRequestError(
+                self.service, f"{model!r} rejected the request: {exc.error} (HTTP {status})"
+            ) from exc
+        except ConnectionError as exc:  # the ollama client's translation of httpx.ConnectError
+            raise OllamaUnavailableError(self.service, "connection refused: is Ollama running?") from exc
+        except httpx.TimeoutException as exc:
+            raise OllamaUnavailableError(
+                self.service, f"{model!r} did not answer within {self.timeout_seconds} s ({type(exc).__name__})"
+            ) from exc
+        except httpx.TransportError as exc:  # reset, closed mid-reply, protocol errors
+            raise OllamaUnavailableError(self.service, f"{type(exc).__name__}: {exc}") from exc
+        except (json.JSONDecodeError, pydantic.ValidationError) as exc:  # a truncated or garbled HTTP body
+            raise OllamaUnavailableError(self.service, f"malformed reply from {model!r}: {exc}") from exc
+
+    def _complete(
+        self,
+        prompt: str,
+        schema: dict | None,
+        *,
+        max_tokens: int,
+        temperature: float,
+        seed: int | None,
+        stop: list[str] | None,
+        final: bool = False,
+    ) -> tuple[str, LLMCall]:
+        model = self.final_model if final else self.draft_model
+        options: dict[str, Any] = {"num_predict": max_tokens, "temperature": temperature}
+        if seed is not None:
+            options["seed"] = seed
+        if stop:
+            options["stop"] = list(stop)
+        with self._lock:
+            self._used.setdefault(model, None)
+        started = time.perf_counter()
+        try:
+            reply = self._request(
+                model,
+                lambda client: client.generate(
+                    model=model,
+                    prompt=prompt,
+                    format=schema,
+                    options=options,
+                    keep_alive=self.keep_alive,
+                    stream=False,
+                ),
+            )
+        except OllamaModelMissingError:
+            with self._lock:
+                self._used.pop(model, None)  # nothing was loaded: nothing to unload
+            raise
+        seconds = time.perf_counter() - started
+        call = LLMCall(
+            model=model,
+            prompt_tokens=int(reply.prompt_eval_count or 0),
+            output_tokens=int(reply.eval_count or 0),
+            seconds=round(seconds, 3),
+            total_seconds=ns_to_seconds(reply.total_duration),
+            load_seconds=ns_to_seconds(reply.load_duration),
+            prompt_eval_seconds=ns_to_seconds(reply.prompt_eval_duration),
+            eval_seconds=ns_to_seconds(reply.eval_duration),
+        )
+        return reply.response or "", call
+
+    def release(self) -> None:
+        """Unload every model this resource used (keep_alive=0), so the GPU is free for the next step.
+
+        A failed unload is logged, not raised: the step already has its text. The model stays on the
+        list, so the next release() tries again.
+        """
+        with self._lock:
+            models = list(self._used)
+        for model in models:
+            try:
+                self._request(model, lambda client, m=model: client.generate(model=m, keep_alive=0))
+            except ServiceError as exc:
+                log.warning("could not unload %s: %s", model, exc)
+                continue
+            with self._lock:
+                self._used.pop(model, None)
