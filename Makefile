@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEMO_BRIEF ?= examples/briefs/hanbit-tea-ko.yaml
 DAGSTER_PORT ?= 8002
 
-.PHONY: setup demo test test-all dev bench clean
+.PHONY: setup demo demo-servers test test-all dev validate bench clean
 
 setup: $(VENV)/.installed
 
@@ -14,6 +14,11 @@ $(VENV)/.installed: pyproject.toml scripts/setup.sh
 
 demo: setup
 	$(VENV)/bin/sparklio campaign add $(DEMO_BRIEF) --launch
+
+# The production code paths (Ollama, ComfyUI, S3, a Postgres server) against loopback test servers.
+# COMPARE=path/to/manifest.json (from `make demo`) checks that both give the same manifest shape.
+demo-servers: setup
+	$(PY) -m tests.support.demo_servers $(DEMO_BRIEF) $(if $(COMPARE),--compare $(COMPARE))
 
 test: setup
 	$(PY) -m pytest -q -ra
@@ -26,6 +31,12 @@ test-all: setup
 dev: setup
 	@export DAGSTER_HOME=$${DAGSTER_HOME:-$$( $(PY) -c 'from sparklio_pipelines.instance import ensure_dagster_home; print(ensure_dagster_home())')}; \
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p $(DAGSTER_PORT)
+
+# `dagster definitions validate` against the embedded instance. (Without DAGSTER_HOME the dagster CLI
+# reads ./dagster.yaml, which is the production instance and needs the production environment.)
+validate: setup
+	@export DAGSTER_HOME=$${DAGSTER_HOME:-$$( $(PY) -c 'from sparklio_pipelines.instance import ensure_dagster_home; print(ensure_dagster_home())')}; \
+	$(VENV)/bin/dagster definitions validate
 
 bench: setup
 	$(VENV)/bin/pip install -q -e '.[bench]'

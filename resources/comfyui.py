@@ -14,7 +14,6 @@ import logging
 import math
 import threading
 import time
-from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import Any
 
@@ -32,6 +31,7 @@ from resources.image_generation import (
     MAX_SIDE,
     MIN_SIDE,
     ArtResult,
+    ClipResult,
     ImageGenerationError,
     ImageGeneratorResource,
     hex_to_rgb,
@@ -110,22 +110,6 @@ def _check_size(width: int, height: int) -> None:
         raise ImageGenerationError(f"size must be {MIN_SIDE}-{MAX_SIDE} px per side, got {width}x{height}")
 
 
-@dataclass
-class ClipResult:
-    """An AnimateDiff clip as the server encoded it (VHS_VideoCombine): bytes plus what it is."""
-
-    video: bytes
-    content_type: str
-    filename: str
-    width: int
-    height: int
-    frames: int
-    frame_rate: float
-    backend: str
-    seconds: float
-    params: dict = field(default_factory=dict)
-
-
 class _ProgressLog:
     """Logs node changes and sampler steps at ~25% marks: enough to follow a long job, not a flood."""
 
@@ -182,6 +166,10 @@ class ComfyUIImageResource(ImageGeneratorResource):
     @property
     def backend_label(self) -> str:
         return f"comfyui:{PurePosixPath(self.checkpoint).stem}"
+
+    @property
+    def can_animate(self) -> bool:
+        return True  # AnimateDiff (SD1.5 motion module) through the animatediff_clip workflow
 
     def setup_for_execution(self, context) -> None:
         self.workflows()  # a binding that no longer matches its workflow fails the run at start
@@ -329,17 +317,18 @@ class ComfyUIImageResource(ImageGeneratorResource):
 
     def product_shot(
         self, prompt: str, product_image: bytes, width: int, height: int, seed: int,
-        control_strength: float = 0.8,
+        palette: list[str] | None = None, control_strength: float = 0.8,
     ) -> ArtResult:
         """A new scene around the product that keeps the photo's composition (Canny edges -> ControlNet)."""
         started = time.perf_counter()
         _check_size(width, height)
+        full_prompt = ", ".join(p for p in (prompt, palette_phrase(palette or [])) if p)
         gen_w, gen_h, values = self._image_params(width, height, seed)
         # Crop the photo to the generation frame first, so edges map 1:1 onto the latent.
         uploaded = self._upload(product_image, "product", size=(gen_w, gen_h))
-        values.update(prompt=prompt, product_image=uploaded, controlnet=self.controlnet,
+        values.update(prompt=full_prompt, product_image=uploaded, controlnet=self.controlnet,
                       control_strength=float(control_strength), edge_resolution=min(gen_w, gen_h))
-        return self._art_result("controlnet_product", prompt, prompt, width, height, seed, values, started,
+        return self._art_result("controlnet_product", prompt, full_prompt, width, height, seed, values, started,
                                 {"product_image": uploaded, "controlnet": self.controlnet,
                                  "control_strength": float(control_strength)})
 

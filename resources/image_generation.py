@@ -1,9 +1,16 @@
 """Background art for creatives: the resource interface and the embedded procedural backend.
 
+The interface: `generate_background` (text to image), `style_from_reference` (art in the look of a
+brand reference image), `product_shot` (a scene that keeps a product photo's composition) and,
+where `can_animate`, `animate_clip` (a short video clip). Each result records the `workflow` that
+made it in `params`.
+
 The embedded backend is NOT a generative model: these package registries carry no diffusion
 weights, so `ProceduralArtResource` paints brand-palette mesh gradients, soft shapes and film
-grain with numpy + Pillow. A diffusion backend (ComfyUI) will subclass `ImageGeneratorResource`
-with the same interface.
+grain with numpy + Pillow. Its reference and product versions are plain compositing (a blurred
+copy of the reference blended over palette art; the product photo placed, unchanged, on palette
+art), and it cannot animate. The diffusion backend (resources/comfyui.py) implements the same
+interface with ComfyUI workflows.
 """
 
 from __future__ import annotations
@@ -16,10 +23,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from dagster import ConfigurableResource
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter, ImageOps, UnidentifiedImageError
 
 HEX_RE = re.compile(r"^#?[0-9a-fA-F]{6}$")
 MIN_SIDE, MAX_SIDE = 64, 4096
+
+# Workflow names recorded in ArtResult.params["workflow"] by the embedded backend.
+PROCEDURAL_PALETTE = "procedural_palette"
+PROCEDURAL_REFERENCE_BLEND = "procedural_reference_blend"
+PROCEDURAL_PRODUCT_COMPOSITE = "procedural_product_composite"
 
 
 class ImageGenerationError(RuntimeError):
@@ -36,21 +48,105 @@ class ArtResult:
     params: dict = field(default_factory=dict)
 
 
+@dataclass
+class ClipResult:
+    """A short generated video clip: encoded bytes plus what it is."""
+
+    video: bytes
+    content_type: str
+    filename: str
+    width: int
+    height: int
+    frames: int
+    frame_rate: float
+    backend: str
+    seconds: float
+    params: dict = field(default_factory=dict)
+
+
 class ImageGeneratorResource(ConfigurableResource):
-    """Produces a background image for a creative; text is composed on top later, never by the backend."""
+    """Produces art for creatives; text is composed on top later, never by the backend.
+
+    Every `ArtResult`/`ClipResult` names the workflow that made it in `params["workflow"]`.
+    """
 
     @property
     def backend_label(self) -> str:
         raise NotImplementedError
+
+    @property
+    def can_animate(self) -> bool:
+        """True when `animate_clip` makes real clips; the video asset only asks then."""
+        return False
 
     def generate_background(
         self, prompt: str, width: int, height: int, palette: list[str], seed: int
     ) -> ArtResult:
         raise NotImplementedError
 
+    def style_from_reference(
+        self, prompt: str, reference_image: bytes, width: int, height: int, seed: int,
+        palette: list[str] | None = None, style_weight: float = 0.8,
+    ) -> ArtResult:
+        """Background art in the look of `reference_image` (PNG/JPEG/WebP bytes)."""
+        raise NotImplementedError
+
+    def product_shot(
+        self, prompt: str, product_image: bytes, width: int, height: int, seed: int,
+        palette: list[str] | None = None, control_strength: float = 0.8,
+    ) -> ArtResult:
+        """Art that shows the product of `product_image` and keeps the photo's composition."""
+        raise NotImplementedError
+
+    def animate_clip(
+        self, prompt: str, seed: int, frames: int = 16, frame_rate: int = 8,
+        width: int = 512, height: int = 512,
+    ) -> ClipResult:
+        """A short clip; only called when `can_animate`."""
+        raise ImageGenerationError(f"{self.backend_label} cannot make video clips (can_animate is False)")
+
     def release(self) -> None:
         """Free models/connections held by the backend."""
         raise NotImplementedError
+
+
+def check_size(width: int, height: int) -> None:
+    if not (MIN_SIDE <= int(width) <= MAX_SIDE and MIN_SIDE <= int(height) <= MAX_SIDE):
+        raise ImageGenerationError(f"size must be {MIN_SIDE}-{MAX_SIDE} px per side, got {width}x{height}")
+
+
+def open_rgb(data: bytes, what: str) -> Image.Image:
+    """Decode image bytes (any Pillow format) to RGB, or say plainly that they are not an image."""
+    try:
+        with Image.open(io.BytesIO(data)) as img:
+            img.load()
+            return ImageOps.exif_transpose(img).convert("RGB")
+    except (UnidentifiedImageError, OSError, ValueError) as exc:
+        raise ImageGenerationError(f"{what} is not a readable image: {exc}") from None
+
+
+def dominant_colors(image: Image.Image, count: int = 3) -> list[str]:
+    """The image's most common colours as #RRGGBB, most common first (median-cut on a thumbnail)."""
+    small = image.convert("RGB").resize((64, 64), Image.BILINEAR)
+    quantized = small.quantize(colors=max(1, count), method=Image.Quantize.MEDIANCUT)
+    flat = quantized.getpalette() or []
+    counts = sorted(quantized.getcolors() or [], reverse=True)
+    return [f"#{flat[3 * i]:02X}{flat[3 * i + 1]:02X}{flat[3 * i + 2]:02X}" for _n, i in counts[:count]]
+
+
+def product_area(width: int, height: int) -> tuple[float, float, float, float]:
+    """(max width, max height, centre x, centre y) for a composited product photo. Creatives put the
+    brand row top left and headline + CTA bottom left: tall frames have room above the text, square
+    and wide ones on the right."""
+    if height >= 1.2 * width:
+        return 0.72 * width, 0.4 * height, 0.5 * width, 0.4 * height
+    return 0.42 * width, 0.52 * height, 0.7 * width, 0.36 * height
+
+
+def _png(image: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, format="PNG", compress_level=1)  # an intermediate: speed over size
+    return buf.getvalue()
 
 
 def hex_to_rgb(color: str) -> tuple[int, int, int]:
@@ -95,14 +191,17 @@ class ProceduralArtResource(ImageGeneratorResource):
     """Embedded default: deterministic procedural art from the brand palette (no model, no weights).
 
     Paints a domain-warped mesh gradient of the palette over a dark base, a few soft light
-    shapes, a vignette and film grain. Same (prompt, size, palette, seed) gives the same bytes.
-    The prompt only varies the seed here; this renderer does not interpret it.
+    shapes, a vignette and film grain. Same inputs give the same bytes. The prompt only varies
+    the seed here; this renderer does not interpret it. The reference and product versions are
+    compositing, named as such in `params["workflow"]`; `can_animate` is False.
     """
 
     grain: float = 0.022  # std-dev of film grain; also dithers away gradient banding
     blob_count: int = 4
     vignette: float = 0.28  # how much the corners darken, 0..1
     work_scale: int = 8  # gradients are painted at 1/work_scale resolution, then upscaled
+    reference_opacity: float = 0.45  # blurred reference over the palette art, at style_weight 1
+    reference_blur: float = 0.035  # blur radius / short side: keeps the reference's tones, drops its detail
 
     @property
     def backend_label(self) -> str:
@@ -111,39 +210,122 @@ class ProceduralArtResource(ImageGeneratorResource):
     def release(self) -> None:
         return None  # nothing held
 
+    def _palette_art(self, prompt: str, width: int, height: int, palette: list[str], seed: int,
+                     salt: str = "") -> np.ndarray:
+        check_size(width, height)
+        if not palette:
+            raise ImageGenerationError("palette must hold at least one color")
+        colors = np.array([hex_to_rgb(c) for c in palette], dtype=np.float64) / 255.0
+        key = f"{self.backend_label}|{seed}|{prompt}" + (f"|{salt}" if salt else "")
+        rng = np.random.default_rng(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big"))
+        return self._paint(rng, colors, int(width), int(height))
+
+    def _result(self, image: Image.Image, started: float, params: dict) -> ArtResult:
+        return ArtResult(
+            png=_png(image), width=image.width, height=image.height, backend=self.backend_label,
+            seconds=time.perf_counter() - started, params=params,
+        )
+
+    def _common_params(self, workflow: str, prompt: str, seed: int, palette: list[str]) -> dict:
+        return {
+            "workflow": workflow,
+            "prompt": prompt,
+            "seed": int(seed),
+            "palette": [c.upper() if c.startswith("#") else f"#{c.upper()}" for c in palette],
+            "grain": self.grain,
+            "blob_count": self.blob_count,
+            "vignette": self.vignette,
+        }
+
     def generate_background(
         self, prompt: str, width: int, height: int, palette: list[str], seed: int
     ) -> ArtResult:
         started = time.perf_counter()
-        if not (MIN_SIDE <= int(width) <= MAX_SIDE and MIN_SIDE <= int(height) <= MAX_SIDE):
-            raise ImageGenerationError(f"size must be {MIN_SIDE}-{MAX_SIDE} px per side, got {width}x{height}")
+        rgb = self._palette_art(prompt, width, height, palette, seed)
+        params = self._common_params(PROCEDURAL_PALETTE, prompt, seed, palette)
+        params["renderer"] = "mesh-gradient+soft-shapes+grain"
+        return self._result(Image.fromarray(rgb, "RGB"), started, params)
+
+    def style_from_reference(
+        self, prompt: str, reference_image: bytes, width: int, height: int, seed: int,
+        palette: list[str] | None = None, style_weight: float = 0.8,
+    ) -> ArtResult:
+        """Palette art that takes the reference's main colours as extra glows, with a heavily blurred
+        copy of the reference blended over it (opacity `reference_opacity` x `style_weight`, clamped
+        to 0..1). A colour and tone blend: it does not transfer style the way IPAdapter does."""
+        started = time.perf_counter()
+        check_size(width, height)
+        reference = open_rgb(reference_image, "reference image")
+        digest = hashlib.sha256(reference_image).hexdigest()
+        ref_colors = dominant_colors(reference, 3)
+        brand = [c if c.startswith("#") else f"#{c}" for c in (palette or [])] or ref_colors
+        base = brand[:3] if len(brand) >= 3 else [*brand, "#FFFFFF"]  # dark, accent, light: see _paint
+        art_palette = [*base, *[c for c in ref_colors if c not in base][:2]]
+        width, height = int(width), int(height)
+        art = Image.fromarray(self._palette_art(prompt, width, height, art_palette, seed, salt=digest), "RGB")
+
+        # Blur at 1/8 size and upscale: the same soft layer for a fraction of the cost.
+        small = (max(8, width // 8), max(8, height // 8))
+        radius = max(1.0, self.reference_blur * min(small))
+        layer = ImageOps.fit(reference, small, Image.LANCZOS).filter(ImageFilter.GaussianBlur(radius))
+        layer = layer.resize((width, height), Image.BICUBIC)
+        weight = min(max(float(style_weight), 0.0), 1.0)
+        opacity = round(self.reference_opacity * weight, 4)
+        blended = Image.blend(art, layer, opacity)
+
+        params = self._common_params(PROCEDURAL_REFERENCE_BLEND, prompt, seed, brand)
+        params.update({
+            "renderer": "mesh-gradient(palette+reference colours)+blurred-reference-overlay",
+            "reference_sha256": digest,
+            "reference_colors": ref_colors,
+            "style_weight": float(style_weight),
+            "reference_opacity": opacity,
+        })
+        return self._result(blended, started, params)
+
+    def product_shot(
+        self, prompt: str, product_image: bytes, width: int, height: int, seed: int,
+        palette: list[str] | None = None, control_strength: float = 0.8,
+    ) -> ArtResult:
+        """Palette art with the product photo placed on it unchanged: fitted whole (never cropped),
+        with rounded corners and a soft shadow, where the headline and CTA (bottom left) least cover
+        it. The photo's composition is kept exactly; there is no ControlNet here, so
+        `control_strength` is only recorded."""
+        started = time.perf_counter()
         if not palette:
             raise ImageGenerationError("palette must hold at least one color")
-        colors = np.array([hex_to_rgb(c) for c in palette], dtype=np.float64) / 255.0
-        mixed_seed = int.from_bytes(
-            hashlib.sha256(f"{self.backend_label}|{seed}|{prompt}".encode()).digest()[:8], "big"
-        )
-        rng = np.random.default_rng(mixed_seed)
-        rgb = self._paint(rng, colors, int(width), int(height))
-        image = Image.fromarray(rgb, "RGB")
-        buf = io.BytesIO()
-        image.save(buf, format="PNG", compress_level=1)  # an intermediate: speed over size
-        return ArtResult(
-            png=buf.getvalue(),
-            width=int(width),
-            height=int(height),
-            backend=self.backend_label,
-            seconds=time.perf_counter() - started,
-            params={
-                "prompt": prompt,
-                "seed": int(seed),
-                "palette": [c.upper() if c.startswith("#") else f"#{c.upper()}" for c in palette],
-                "grain": self.grain,
-                "blob_count": self.blob_count,
-                "vignette": self.vignette,
-                "renderer": "mesh-gradient+soft-shapes+grain",
-            },
-        )
+        check_size(width, height)
+        photo = open_rgb(product_image, "product photo")
+        digest = hashlib.sha256(product_image).hexdigest()
+        width, height = int(width), int(height)
+        canvas = Image.fromarray(self._palette_art(prompt, width, height, palette, seed, salt=digest), "RGB")
+
+        box_w, box_h, cx, cy = product_area(width, height)
+        scale = min(box_w / photo.width, box_h / photo.height)
+        pw, ph = max(1, round(photo.width * scale)), max(1, round(photo.height * scale))
+        placed = photo.resize((pw, ph), Image.LANCZOS)
+        x0 = max(0, min(width - pw, round(cx - pw / 2)))
+        y0 = max(0, min(height - ph, round(cy - ph / 2)))
+        corner = max(2, round(min(pw, ph) * 0.04))
+
+        shadow = Image.new("L", (width, height), 0)
+        drop = max(2, round(min(width, height) * 0.012))
+        ImageDraw.Draw(shadow).rounded_rectangle((x0, y0 + drop, x0 + pw - 1, y0 + ph - 1 + drop), corner,
+                                                 fill=int(255 * 0.5))
+        shadow = shadow.filter(ImageFilter.GaussianBlur(max(2, round(min(width, height) * 0.02))))
+        canvas = Image.composite(Image.new("RGB", (width, height), (0, 0, 0)), canvas, shadow)
+        mask = Image.new("L", (pw, ph), 0)
+        ImageDraw.Draw(mask).rounded_rectangle((0, 0, pw - 1, ph - 1), corner, fill=255)
+        canvas.paste(placed, (x0, y0), mask)
+
+        params = self._common_params(PROCEDURAL_PRODUCT_COMPOSITE, prompt, seed, palette)
+        params.update({
+            "renderer": "mesh-gradient+product-photo-composite(contain-fit, shadow)",
+            "product_sha256": digest,
+            "product_box": [x0, y0, x0 + pw, y0 + ph],
+            "control_strength": float(control_strength),  # recorded only: no ControlNet in this backend
+        })
+        return self._result(canvas, started, params)
 
     def _paint(self, rng: np.random.Generator, colors: np.ndarray, width: int, height: int) -> np.ndarray:
         scale = max(1, int(self.work_scale))

@@ -61,12 +61,16 @@ def kit_from_data(data: object, source: str, base_dir: Path | None = None) -> Br
     for kit_key in ("banned_words", "required_terms"):
         common, by_language = _split_by_language(data.pop(kit_key, None), kit_key, problems)
         fields[kit_key], fields[f"{kit_key}_by_language"] = common, by_language
-    logo = data.pop("logo", None)
-    if logo:
-        if not isinstance(logo, str) or ".." in Path(logo).parts or Path(logo).is_absolute():
-            problems.append(("logo", "must be a file name relative to the brands folder"))
+    # Image files the kit names live in the brands folder: `logo`, and `style_reference` (the look
+    # that background art follows).
+    for kit_key, field in (("logo", "logo_path"), ("style_reference", "style_reference_path")):
+        value = data.pop(kit_key, None)
+        if not value:
+            continue
+        if not isinstance(value, str) or ".." in Path(value).parts or Path(value).is_absolute():
+            problems.append((kit_key, "must be a file name relative to the brands folder"))
         else:
-            fields["logo_path"] = str((base_dir or brands_dir()) / logo)
+            fields[field] = str((base_dir or brands_dir()) / value)
     for unknown in data:
         problems.append((printable_field(unknown), "is not a known field"))
     try:

@@ -51,6 +51,15 @@ def _clean_text(value: str) -> str:
     return value.strip()
 
 
+def _safe_input_path(path: str | None) -> str | None:
+    """An input file (logo, reference, product photo): no '..', no control characters; '' means none."""
+    if path is None or path == "":
+        return None
+    if ".." in Path(path).parts or CONTROL_RE.search(path):
+        raise ValueError("must not contain '..' or control characters")
+    return path
+
+
 Position = Literal["bottom", "middle", "top"]
 
 
@@ -89,6 +98,10 @@ class BrandKit(BaseModel):
     font: str = Field(default="Noto Sans CJK KR", max_length=120, description="Latin font family or font file path")
     hangul_font: str = Field(default="Noto Sans CJK KR", max_length=120, description="Font for Korean text")
     logo_path: str | None = Field(default=None, max_length=300, description="Logo image (PNG) path or object key")
+    style_reference_path: str | None = Field(
+        default=None, max_length=300,
+        description="Brand style reference image (PNG/JPEG/WebP) path or object key: background art follows its look",
+    )
     voice_notes: str = Field(default="", max_length=2000)
     tone_words: list[str] = Field(default_factory=list, max_length=20)
     example_phrases: list[str] = Field(default_factory=list, max_length=30, description="On-brand lines, few-shot examples")
@@ -115,14 +128,10 @@ class BrandKit(BaseModel):
             raise ValueError(f"colors must look like #1A2B3C, got {bad}")
         return [c.upper() for c in colors]
 
-    @field_validator("logo_path")
+    @field_validator("logo_path", "style_reference_path")
     @classmethod
     def _safe_logo_path(cls, path: str | None) -> str | None:
-        if path is None or path == "":
-            return None
-        if ".." in Path(path).parts or CONTROL_RE.search(path):
-            raise ValueError("must not contain '..' or control characters")
-        return path
+        return _safe_input_path(path)
 
     @field_validator("name", "font", "hangul_font", "voice_notes")
     @classmethod
@@ -152,6 +161,34 @@ class BrandKit(BaseModel):
         return self
 
 
+class BriefTranslation(BaseModel):
+    """The brief's facts in another output language. The small embedded model writes from the facts it
+    is given and cannot translate, so English copy for a Korean brief needs English facts (and back)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    product: str | None = Field(default=None, min_length=1, max_length=200)
+    audience: str | None = Field(default=None, min_length=1, max_length=500)
+    key_messages: list[str] | None = Field(default=None, min_length=1, max_length=6)
+    tone: str | None = Field(default=None, min_length=1, max_length=200)
+    call_to_action: str | None = Field(default=None, min_length=1, max_length=80)
+
+    @field_validator("product", "audience", "tone", "call_to_action")
+    @classmethod
+    def _no_control(cls, value: str | None) -> str | None:
+        return None if value is None else _clean_text(value)
+
+    @field_validator("key_messages")
+    @classmethod
+    def _messages(cls, messages: list[str] | None) -> list[str] | None:
+        if messages is None:
+            return None
+        cleaned = [_clean_text(m) for m in messages]
+        if any(not m or len(m) > 300 for m in cleaned):
+            raise ValueError("each key message must be 1-300 characters")
+        return cleaned
+
+
 class Brief(BaseModel):
     """What a marketer asks for. Every content asset is generated from this."""
 
@@ -168,6 +205,20 @@ class Brief(BaseModel):
     start_date: dt.date
     end_date: dt.date
     brand: BrandKit = Field(default_factory=BrandKit)
+    translations: dict[Language, BriefTranslation] = Field(
+        default_factory=dict,
+        description="Per output language, the facts in that language, e.g. translations: {en: {product: ..., "
+        "key_messages: [...], call_to_action: ...}}. Fields left out keep the brief's own.",
+    )
+    product_photo: str | None = Field(
+        default=None, max_length=300,
+        description="Product photo (PNG/JPEG/WebP) path or object key: one creative set becomes a product shot",
+    )
+
+    @field_validator("product_photo")
+    @classmethod
+    def _safe_product_photo(cls, path: str | None) -> str | None:
+        return _safe_input_path(path)
 
     @field_validator("campaign_id")
     @classmethod
@@ -203,6 +254,13 @@ class Brief(BaseModel):
         if self.end_date < self.start_date:
             raise ValueError("end_date must be on or after start_date")
         return self
+
+    def localized(self, language: str) -> "Brief":
+        """This brief with its facts in `language`, where `translations` gives them."""
+        given = self.translations.get(language)
+        if given is None:
+            return self
+        return self.model_copy(update=given.model_dump(exclude_none=True))
 
     def is_active_on(self, day: dt.date) -> bool:
         return self.start_date <= day <= self.end_date

@@ -482,6 +482,8 @@ class _Writer:
             return "names an example product"
         if _shingles(text, self.language) & _example_shingles(self.language):
             return "copies an example"
+        if tidy(text).rstrip(".!").casefold() in _example_lines(self.language):
+            return "copies an example"  # short lines (headlines) have no 5-word run to catch
         letters = [ch for ch in re.sub("|".join(map(re.escape, [self.brief.product, self.brief.brand.name, *self.required])) or "^$", "", text) if ch.isalpha()]
         hangul = sum(1 for ch in letters if _HANGUL.match(ch))
         if self.language == "ko" and letters and hangul == 0:
@@ -532,6 +534,12 @@ def _shingles(text: str, language: str) -> set[str]:
         return {flat[i : i + 10] for i in range(max(len(flat) - 9, 0))}
     words = re.findall(r"\w+", text.casefold())
     return {" ".join(words[i : i + 5]) for i in range(max(len(words) - 4, 0))}
+
+
+@functools.lru_cache(maxsize=4)
+def _example_lines(language: str) -> frozenset[str]:
+    lines = [t for ex in _EXAMPLES[language] for t in (ex["focus"], ex["cta"], *ex["headlines"])]
+    return frozenset(tidy(t).rstrip(".!").casefold() for t in lines)
 
 
 @functools.lru_cache(maxsize=4)
@@ -622,7 +630,8 @@ def generate_copy(
 
     for language in brief.languages:
         approved = [tidy(line) for line in approved_examples.get(language, []) if tidy(line)][:4]
-        writer = _Writer(brief, llm, language, seed, approved, calls, log)
+        facts = brief.localized(language)  # the model writes from facts in the output language
+        writer = _Writer(facts, llm, language, seed, approved, calls, log)
         per_channel: dict[str, list] = {}
         for channel in channels:
             limits = channel_limits(channel, language)
@@ -630,7 +639,7 @@ def generate_copy(
             for n in range(variants):
                 label = VARIANT_LABELS[n]
                 # Each variant leads with a different key message: a real A/B difference, not just noise.
-                focus = brief.key_messages[n % len(brief.key_messages)]
+                focus = facts.key_messages[n % len(facts.key_messages)]
                 made.append(_write_variant(writer, channel, label, focus, limits))
                 log(f"{language}/{channel}/{label} written")
             per_channel[channel] = made

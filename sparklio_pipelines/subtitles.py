@@ -43,6 +43,9 @@ PAUSE_BREAK_S = 0.7  # silence long enough that a cue should not span it
 SECONDS_PER_CHAR = {"en": 0.065, "ko": 0.14}
 
 
+LINGER_S = 0.3  # a cue stays up briefly after its last word (the voice's tail), never past the next cue
+
+
 def limits_for(language: str) -> CueLimits:
     return LANGUAGE_LIMITS.get(language, LANGUAGE_LIMITS["en"])
 
@@ -263,7 +266,7 @@ def build_cues(
         if lines is None:  # one word too long even for all lines: keep it whole, cue_problems reports it
             lines = wrap_lines([w.text for w in group], limits.max_chars_per_line, 99) or []
         chars = sum(len(line) for line in lines)
-        wanted = max(group[-1].end, start + limits.min_duration, start + chars / limits.max_cps)
+        wanted = max(group[-1].end + LINGER_S, start + limits.min_duration, start + chars / limits.max_cps)
         ceiling = start + limits.max_duration
         if next_start is not None:
             ceiling = min(ceiling, next_start)

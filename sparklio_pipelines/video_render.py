@@ -178,8 +178,27 @@ def _check_inputs(
 # --- filtergraph ----------------------------------------------------------------------------
 
 
+CLIP_SUFFIXES = (".mp4", ".webm", ".mov")  # a slide with one of these is a moving clip, not a still
+
+
+def _clip_stream(path: Path, frames: int):
+    """A short clip (e.g. AnimateDiff) as a slide: looped, cover-fitted, at FPS, cut to the slide's length."""
+    return (
+        ffmpeg.input(str(path), stream_loop=-1).video
+        .filter("fps", FPS)
+        .filter("scale", WIDTH, HEIGHT, force_original_aspect_ratio="increase", flags="lanczos")
+        .filter("crop", WIDTH, HEIGHT)
+        .filter("format", "yuv420p")
+        .filter("trim", end_frame=frames)
+        .filter("setpts", "PTS-STARTPTS")
+        .filter("setsar", 1)
+    )
+
+
 def _slide_stream(path: Path, index: int, frames: int):
-    """One still -> `frames` frames of Ken Burns motion at the output size."""
+    """One still -> `frames` frames of Ken Burns motion at the output size (a clip plays instead)."""
+    if Path(path).suffix.lower() in CLIP_SUFFIXES:
+        return _clip_stream(path, frames)
     src_w = int(WIDTH * MOTION_SUPERSAMPLE) // 2 * 2
     src_h = int(HEIGHT * MOTION_SUPERSAMPLE) // 2 * 2
     progress = f"on/{frames}"

