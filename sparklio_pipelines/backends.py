@@ -25,6 +25,11 @@ def env_or(name: str, default):
     return EnvVar(name) if os.environ.get(name) else default
 
 
+def env_int_or(name: str, default: int):
+    """`EnvVar.int(name)` when the variable is set, else the default."""
+    return EnvVar.int(name) if os.environ.get(name) else default
+
+
 def object_store_resource() -> ObjectStoreResource:
     if os.environ.get("SPARKLIO_S3_ENDPOINT"):
         return S3ObjectStoreResource(
@@ -45,12 +50,11 @@ def llm_resource() -> LLMResource:
     if os.environ.get("OLLAMA_HOST"):
         from resources.ollama_llm import OllamaLLMResource
 
-        timeout = "SPARKLIO_OLLAMA_TIMEOUT_SECONDS"
         return OllamaLLMResource(
             host=EnvVar("OLLAMA_HOST"),
             draft_model=env_or("SPARKLIO_OLLAMA_DRAFT_MODEL", "qwen2.5:7b"),
             final_model=env_or("SPARKLIO_OLLAMA_FINAL_MODEL", "qwen2.5:14b"),
-            timeout_seconds=EnvVar.int(timeout) if os.environ.get(timeout) else 180,
+            timeout_seconds=env_int_or("SPARKLIO_OLLAMA_TIMEOUT_SECONDS", 180),
             keep_alive=env_or("SPARKLIO_OLLAMA_KEEP_ALIVE", "5m"),
         )
     return EmbeddedLLMResource(model_path=env_or("SPARKLIO_GGUF_PATH", ""))
@@ -60,7 +64,6 @@ def image_generator_resource() -> ImageGeneratorResource:
     if os.environ.get("COMFYUI_URL"):
         from resources.comfyui import ComfyUIImageResource
 
-        timeout = "COMFYUI_TIMEOUT_SECONDS"
         return ComfyUIImageResource(
             url=EnvVar("COMFYUI_URL"),
             checkpoint=env_or("COMFYUI_CHECKPOINT", "sd_xl_base_1.0.safetensors"),
@@ -68,7 +71,7 @@ def image_generator_resource() -> ImageGeneratorResource:
             motion_module=env_or("COMFYUI_MOTION_MODULE", "mm_sd_v15_v2.ckpt"),
             controlnet=env_or("COMFYUI_CONTROLNET", "controlnet-canny-sdxl-1.0.safetensors"),
             ipadapter_preset=env_or("COMFYUI_IPADAPTER_PRESET", "PLUS (high strength)"),
-            timeout_seconds=EnvVar.int(timeout) if os.environ.get(timeout) else 900,
+            timeout_seconds=env_int_or("COMFYUI_TIMEOUT_SECONDS", 900),
             workflows_dir=env_or("COMFYUI_WORKFLOWS_DIR", ""),
         )
     return ProceduralArtResource()

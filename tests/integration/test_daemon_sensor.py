@@ -1,7 +1,6 @@
 """Tier 3, end to end: a real `dagster-daemon` ticks brief_upload_sensor and queues the campaign run."""
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ import dagster as dg
 from dagster._core.instance.ref import InstanceRef
 
 from resources.object_store import LocalObjectStoreResource
+from tests.support.processes import stop_process_group
 
 REPO = Path(__file__).resolve().parents[2]
 BRIEF = (REPO / "examples" / "briefs" / "glow-serum-en.yaml").read_text()
@@ -58,11 +58,4 @@ def test_daemon_ticks_sensor_and_queues_a_run(tmp_path, postgres_dsn):
 
 
 def stop(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-    except ProcessLookupError:
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+    stop_process_group(proc, timeout=30)

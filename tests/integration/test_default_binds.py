@@ -12,7 +12,6 @@ import ipaddress
 import json
 import os
 import re
-import signal
 import socket
 import subprocess
 import time
@@ -24,6 +23,8 @@ from unittest import mock
 
 import psutil
 import pytest
+
+from tests.support.processes import stop_process_group
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SUPPORT_DIR = REPO_ROOT / "tests" / "support"
@@ -168,13 +169,7 @@ def test_desktop_code_server_script_listens_on_loopback_by_default(tmp_path):
         )
         assert_loopback_only(listening(process_tree(proc.pid)), "deploy/desktop/start-code-server.sh")
     finally:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(10)
+        stop_process_group(proc, timeout=30)
         log.close()
 
 

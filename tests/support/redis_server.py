@@ -5,14 +5,14 @@ No persistence (nothing to clean up but the dir), protected mode on. Stopped wit
 
 from __future__ import annotations
 
-import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from tests.support.processes import stop_process_group
 
 LOOPBACK = "127.0.0.1"
 
@@ -79,12 +79,7 @@ class RedisServer:
 
     def _kill(self) -> None:
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+            stop_process_group(self.proc)
 
     def stop(self) -> None:
         self._kill()

@@ -17,6 +17,8 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+from tests.support.processes import stop_process_group
+
 
 def _free_port_block(count: int) -> list[int]:
     """Ports p such that p and p+10000 (SeaweedFS's gRPC ports) are both free."""
@@ -83,12 +85,7 @@ class SeaweedS3:
 
     def stop(self) -> None:
         if self.proc and self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+            stop_process_group(self.proc)
         if getattr(self, "log", None):
             self.log.close()
         if self._own_dir:

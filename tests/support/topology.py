@@ -25,6 +25,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
+from tests.support.processes import stop_process_group
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CODE_SERVER_PORTS = range(11000, 12000)  # AI-worker range
 WEBSERVER_PORTS = range(8002, 8100)  # backend range; never 3000
@@ -114,14 +116,7 @@ class ManagedProcess:
 
     def stop(self, timeout: float = 30) -> None:
         if self.proc.poll() is None:
-            try:
-                os.killpg(self.proc.pid, signal.SIGTERM)
-                self.proc.wait(timeout=timeout)
-            except ProcessLookupError:
-                pass
-            except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=10)
+            stop_process_group(self.proc, timeout)
         # children that outlived their parent (e.g. a run worker) are still in the group
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
@@ -357,7 +352,9 @@ class LoopbackTopology:
                 run_config=run_config or {}, tags=tags, asset_selection=asset_selection,
             )
         # the client has no asset-check selection: its own mutation, with an empty one
-        from dagster_graphql.client.client_queries import CLIENT_SUBMIT_PIPELINE_RUN_MUTATION
+        from dagster_graphql.client.client_queries import (
+            CLIENT_SUBMIT_PIPELINE_RUN_MUTATION,
+        )
 
         selector = {"repositoryLocationName": LOCATION_NAME, "repositoryName": "__repository__",
                     "pipelineName": job_name, "assetCheckSelection": []}
