@@ -1,6 +1,6 @@
 """Object storage: one small interface, two backends (local directory, S3/MinIO).
 
-Writes are atomic (temp key, then rename or server-side copy) and idempotent:
+Writes are atomic (local: a temp file, then rename; S3: one PUT, atomic by itself) and idempotent:
 putting the same bytes under the same key is a no-op reported as `cached`.
 """
 
@@ -311,38 +311,34 @@ class S3ObjectStoreResource(ObjectStoreResource):
         info = self.head(key)
         return info.sha256 if info else None
 
-    def _commit(self, key: str, upload_temp, digest: str, size: int, media_type: str) -> StoredObject:
+    def _commit(self, key: str, upload, digest: str, size: int, media_type: str) -> StoredObject:
+        from boto3.exceptions import S3UploadFailedError
+        from botocore.exceptions import BotoCoreError, ClientError
+
         key = validate_key(key)
         if self._remote_sha(key) == digest:
             return StoredObject(key, digest, size, media_type, cached=True)
-        temp = f"{TEMP_PREFIX}{uuid.uuid4().hex}"
-        extra = {"Metadata": {SHA_META: digest}, "ContentType": media_type}
+        # A PUT (or a completed multipart upload) is atomic in S3: readers see the old object or the new
+        # one, never part of it. Writing a temp key first only left a key behind when a run was killed.
         try:
-            upload_temp(temp, extra)
-            self.client.copy_object(
-                Bucket=self.bucket,
-                Key=key,
-                CopySource={"Bucket": self.bucket, "Key": temp},
-                MetadataDirective="REPLACE",
-                **extra,
-            )
-        finally:
-            self.client.delete_object(Bucket=self.bucket, Key=temp)
+            upload(key, {"Metadata": {SHA_META: digest}, "ContentType": media_type})
+        except (ClientError, BotoCoreError, S3UploadFailedError) as exc:
+            raise store_error(f"cannot write {key!r} to {self.location}", exc) from exc
         return StoredObject(key, digest, size, media_type, cached=False)
 
     def put_bytes(self, key: str, data: bytes, media_type: str | None = None) -> StoredObject:
         media_type = media_type or guess_media_type(key)
 
-        def upload(temp: str, extra: dict) -> None:
-            self.client.put_object(Bucket=self.bucket, Key=temp, Body=data, **extra)
+        def upload(target: str, extra: dict) -> None:
+            self.client.put_object(Bucket=self.bucket, Key=target, Body=data, **extra)
 
         return self._commit(key, upload, sha256_bytes(data), len(data), media_type)
 
     def put_file(self, key: str, path: str | Path, media_type: str | None = None) -> StoredObject:
         media_type = media_type or guess_media_type(key)
 
-        def upload(temp: str, extra: dict) -> None:
-            self.client.upload_file(str(path), self.bucket, temp, ExtraArgs=extra)
+        def upload(target: str, extra: dict) -> None:
+            self.client.upload_file(str(path), self.bucket, target, ExtraArgs=extra)
 
         return self._commit(key, upload, sha256_file(Path(path)), Path(path).stat().st_size, media_type)
 

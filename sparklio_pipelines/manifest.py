@@ -80,4 +80,7 @@ def cached_outputs(
         info = store.head(rec.key)
         if info is None or info.size != rec.bytes or (info.sha256 and info.sha256 != rec.sha256):
             return None
+    # A run that committed these rows but lost S3 before its manifest write comes back here on retry:
+    # rewrite the manifest from Postgres, or it would miss them for good. Unchanged bytes are not re-put.
+    write_manifest(store, db, campaign_id)
     return records

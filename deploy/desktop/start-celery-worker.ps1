@@ -13,31 +13,9 @@
 $ErrorActionPreference = "Stop"
 
 $Repo = (Resolve-Path (Join-Path $PSScriptRoot "..\..")).Path
-$EnvFile = if ($env:SPARKLIO_ENV_FILE) { $env:SPARKLIO_ENV_FILE } else { Join-Path $Repo ".env" }
-
-# Variables already set win over the file; empty values count as unset (same as deploy/lib/load-env.sh).
-if (Test-Path $EnvFile) {
-    foreach ($line in Get-Content $EnvFile) {
-        if ($line -match '^\s*(#|$)') { continue }
-        if ($line -notmatch '^\s*(export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$') {
-            Write-Warning "ignoring malformed line in ${EnvFile}: $line"
-            continue
-        }
-        $key = $Matches[2]
-        $value = $Matches[3].Trim()
-        if ($value -match '^"(.*)"$' -or $value -match "^'(.*)'$") { $value = $Matches[1] }
-        if (-not $value) { continue }
-        if ([Environment]::GetEnvironmentVariable($key)) { continue }
-        [Environment]::SetEnvironmentVariable($key, $value, "Process")
-    }
-}
-
-# Dagster's S3 compute log manager reads boto3's standard variables; default them to Sparklio's.
-if (-not $env:AWS_ACCESS_KEY_ID) { $env:AWS_ACCESS_KEY_ID = $env:SPARKLIO_S3_ACCESS_KEY_ID }
-if (-not $env:AWS_SECRET_ACCESS_KEY) { $env:AWS_SECRET_ACCESS_KEY = $env:SPARKLIO_S3_SECRET_ACCESS_KEY }
-if (-not $env:AWS_DEFAULT_REGION) {
-    $env:AWS_DEFAULT_REGION = if ($env:SPARKLIO_S3_REGION) { $env:SPARKLIO_S3_REGION } else { "us-east-1" }
-}
+. (Join-Path $Repo "deploy\lib\load-env.ps1")
+Import-SparklioEnvFile $(if ($env:SPARKLIO_ENV_FILE) { $env:SPARKLIO_ENV_FILE } else { Join-Path $Repo ".env" })
+Set-SparklioS3CredentialsForDagster
 
 if (-not $env:REDIS_URL) { throw "set REDIS_URL to the Mac mini Redis, e.g. redis://mac-mini.tailnet.example:6379/0" }
 if (-not $env:DAGSTER_HOME) { throw "set DAGSTER_HOME (its dagster.yaml points at the shared Postgres instance)" }

@@ -282,6 +282,7 @@ class FakeComfyUI:
         # faults, set from the test thread
         self.latency_seconds = 0.0
         self.drop_websocket_after: int | None = None  # progress messages per run before closing the socket
+        self.websocket_drops = 0  # sockets closed by that fault
         self.execution_failure: dict | None = None
         self._fail_next: list[tuple[int, int, str | None]] = []  # (count, status, path prefix)
         self._malformed_next: list[tuple[int, str | None]] = []
@@ -665,6 +666,7 @@ class FakeComfyUI:
                         ws = self._sockets.pop(sid, None) if sid else None
                         if ws is not None:
                             await ws.close()
+                            self.websocket_drops += 1
             value, ui = await self._run_node(nid, node, values)
             values[nid] = value
             executed.append(nid)
