@@ -121,6 +121,7 @@ class CopyDeck(BaseModel):
 _SENTENCE_END = re.compile(r"[.!?。！？…]+[\"'”’)\]]*(?=\s|$)")
 _HANGUL = re.compile(r"[\uac00-\ud7a3]")
 _HASHTAG = re.compile(r"#[^\s#]+")
+_FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
 _SPACES = re.compile(r"[ \t]+")
 
 
@@ -448,6 +449,10 @@ class _Writer:
         self.approved, self.calls, self.log = approved, calls, log
         self.banned = brief.brand.banned_for(language)
         self.required = brief.brand.required_for(language)
+        # the numbers the model was told (a date or a palette hex is no licence to state "10%")
+        self.brief_figures = figures(" ".join([brief.product, brief.audience, *brief.key_messages, brief.tone,
+                                               brief.call_to_action, brief.brand.name, brief.brand.voice_notes,
+                                               *self.required]))
 
     def _record(self, channel: str, variant: str, field: str, call: LLMCall) -> None:
         self.calls.append(CopyCall(language=self.language, channel=channel, variant=variant, field=field, **call.to_dict()))
@@ -475,7 +480,8 @@ class _Writer:
 
     def unusable(self, text: str) -> str | None:
         """Why a cleaned reply cannot be used (None when it can): it echoes a few-shot example
-        (a tiny base model copies the nearest one) or is in the wrong language."""
+        (a tiny base model copies the nearest one), states a number the brief does not, loops on
+        a phrase, or is in the wrong language."""
         low = text.casefold()
         own = f"{self.brief.product} {self.brief.brand.name}".casefold()
         if any(name in low and name not in own for name in _example_names(self.language)):
@@ -484,7 +490,14 @@ class _Writer:
             return "copies an example"
         if tidy(text).rstrip(".!").casefold() in _example_lines(self.language):
             return "copies an example"  # short lines (headlines) have no 5-word run to catch
-        letters = [ch for ch in re.sub("|".join(map(re.escape, [self.brief.product, self.brief.brand.name, *self.required])) or "^$", "", text) if ch.isalpha()]
+        invented = sorted(figures(text) - self.brief_figures)
+        if invented:
+            return f"states figures the brief does not ({', '.join(invented)})"  # a made-up claim is a liability
+        names = [self.brief.product, self.brief.brand.name, *self.required]
+        repeated = repeated_phrase(text, self.language, names)
+        if repeated:
+            return f"repeats itself ({repeated!r})"
+        letters = [ch for ch in re.sub("|".join(map(re.escape, names)) or "^$", "", text) if ch.isalpha()]
         hangul = sum(1 for ch in letters if _HANGUL.match(ch))
         if self.language == "ko" and letters and hangul == 0:
             return "not Korean"
@@ -520,6 +533,29 @@ class _Writer:
         reply = self.attempt(channel, variant, task, focus, max_tokens, fault)
         text = self.clean(reply) if reply is not None else self.fallback(focus)
         return ensure_terms(text, self.required, self.language, limit.max_chars, length)
+
+
+def figures(text: str) -> set[str]:
+    """The numbers a text states ("1,000" and "1000" alike)."""
+    return {m.group().replace(",", "") for m in _FIGURE.finditer(text)}
+
+
+def repeated_phrase(text: str, language: str, names: list[str]) -> str | None:
+    """A phrase the text says twice (3 words; 2 in Korean, whose words carry their particles), or None.
+    Product, brand and required terms may recur; a small model's loops ("20대 직장인, 20대 직장인, …") may not."""
+    low = text.casefold()
+    for name in sorted(filter(None, names), key=len, reverse=True):
+        low = low.replace(name.casefold(), " | ")
+    n = 2 if language == "ko" else 3
+    seen: set[tuple[str, ...]] = set()
+    for run in low.split("|"):
+        words = re.findall(r"\w+", run)
+        for i in range(len(words) - n + 1):
+            gram = tuple(words[i : i + n])
+            if gram in seen:
+                return " ".join(gram)
+            seen.add(gram)
+    return None
 
 
 @functools.lru_cache(maxsize=4)

@@ -33,9 +33,6 @@ GPU_ASSETS = {"copy", "image", "video", "captions"}  # the campaign assets with 
 CAMPAIGN_ASSETS = {"brief", *GPU_ASSETS, "campaign_bundle"}
 EXAMPLE = REPO_ROOT / "examples" / "briefs" / "glow-serum-en.yaml"
 WORKER_LOST_S = 30  # how long a started step's worker may be silent before the attempt counts as lost
-# The cluster run takes minutes (three worker starts, the whole chain with its 1080x1920 encodes on CPU):
-# the slow tier, `make test-all`. The routing and configuration tests below stay in `make test`.
-CLUSTER = pytest.mark.slow
 RUN_TIMEOUT_S = 1800  # video and captions encode 1080x1920 on CPU here; a busy 2-core box needs long
 WORKER_START_TIMEOUT_S = 300  # dagster-celery and celery each import dagster: slow on a busy 2-core box
 
@@ -301,7 +298,6 @@ def campaign_run(cluster, postgres_dsn):
         comfyui.stop()
 
 
-@CLUSTER
 def test_campaign_completes_through_celery_after_the_gpu_worker_is_killed(campaign_run):
     instance, run_id = campaign_run["instance"], campaign_run["run_id"]
     print("celery campaign timing:", campaign_run["timing"])
@@ -316,7 +312,6 @@ def test_campaign_completes_through_celery_after_the_gpu_worker_is_killed(campai
     assert CAMPAIGN_ASSETS <= materialized
 
 
-@CLUSTER
 def test_gpu_steps_ran_on_the_gpu_worker_and_the_rest_on_the_cpu_worker(campaign_run):
     instance, run_id, host = campaign_run["instance"], campaign_run["run_id"], campaign_run["host"]
     workers = celery_workers_by_step(instance, run_id)
@@ -328,7 +323,6 @@ def test_gpu_steps_ran_on_the_gpu_worker_and_the_rest_on_the_cpu_worker(campaign
         assert queues[step] == {role}, (step, queues[step])
 
 
-@CLUSTER
 def test_killed_gpu_attempt_was_retried_on_the_new_worker(campaign_run):
     instance, run_id = campaign_run["instance"], campaign_run["run_id"]
     # a retry's attempt begins with STEP_RESTARTED, the first with STEP_START
@@ -353,7 +347,6 @@ def test_killed_gpu_attempt_was_retried_on_the_new_worker(campaign_run):
     assert {e.step_key for e in step_events(instance, run_id, dg.DagsterEventType.STEP_UP_FOR_RETRY)} == {"copy"}
 
 
-@CLUSTER
 def test_outputs_went_through_s3_and_the_campaign_is_complete(campaign_run):
     from sparklio_pipelines.manifest import manifest_key
 

@@ -33,10 +33,6 @@ SELECTED_ASSETS = ["brief", "copy", "image"]
 OLLAMA_LATENCY_S = 1.0  # per model call: copy holds the gpu slot long enough for the other run to queue
 COMFYUI_LATENCY_S = 0.5  # per prompt
 RUN_TIMEOUT_S = 900
-# Five real processes plus a run worker and a process per step: minutes on an idle 2-core box, much
-# longer on a busy one, so the deployment tests run in `make test-all`. The deploy-file tests below
-# (scripts, compose, init SQL, image pins) run in `make test`.
-SLOW = pytest.mark.slow
 # Steps fork from a warm forkserver instead of spawning a fresh interpreter each (seconds to minutes on a
 # busy 2-core box). The process tree is the same: steps are children of the run worker. (The Windows
 # Desktop itself can only spawn.)
@@ -102,7 +98,6 @@ def deployment(tmp_path_factory, postgres_dsn, seaweed):
             instance.dispose()
 
 
-@SLOW
 def test_both_campaign_runs_succeed(deployment):
     failures = {}
     for run_id, status in deployment["statuses"].items():
@@ -117,7 +112,6 @@ def test_both_campaign_runs_succeed(deployment):
     assert deployment["ollama_calls"] > 0 and deployment["comfyui_prompts"] > 0
 
 
-@SLOW
 def test_runs_came_from_the_desktop_code_server(deployment):
     from dagster._core.remote_origin import GrpcServerCodeLocationOrigin
 
@@ -129,7 +123,6 @@ def test_runs_came_from_the_desktop_code_server(deployment):
     assert topology.code_server_port in CODE_SERVER_PORTS and topology.webserver_port in WEBSERVER_PORTS
 
 
-@SLOW
 def test_every_step_ran_in_the_desktop_process_tree(deployment):
     from dagster import DagsterEventType
 
@@ -144,7 +137,6 @@ def test_every_step_ran_in_the_desktop_process_tree(deployment):
         assert worker_pid not in step_pids.values()  # each step in its own process under the run worker
 
 
-@SLOW
 def test_run_state_stays_on_the_desktop(deployment):
     """Step outputs handed between assets live under the Desktop's DAGSTER_HOME, never the Mac mini's."""
     topology = deployment["topology"]
@@ -154,7 +146,6 @@ def test_run_state_stays_on_the_desktop(deployment):
     assert not (topology.workdir / "mac-mini" / "postgres").exists()  # no embedded Postgres started there
 
 
-@SLOW
 def test_outputs_landed_in_s3_and_postgres(deployment):
     import json
 
@@ -174,7 +165,6 @@ def test_outputs_landed_in_s3_and_postgres(deployment):
         assert {e["key"] for e in manifest["outputs"]} == {r.key for r in rows}
 
 
-@SLOW
 def test_compute_logs_landed_in_s3(deployment):
     """The Mac mini's UI reads the logs of runs that ran on the Desktop from the shared bucket."""
     store = deployment["store"]
@@ -183,7 +173,6 @@ def test_compute_logs_landed_in_s3(deployment):
         assert any(run_id in key for key in keys), keys[:20]
 
 
-@SLOW
 def test_gpu_steps_never_overlapped_across_concurrent_campaigns(deployment):
     from dagster import DagsterEventType
 

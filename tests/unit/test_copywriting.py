@@ -224,3 +224,33 @@ def test_deck_round_trips_through_json():
     again = CopyDeck.model_validate_json(deck.model_dump_json())
     assert again == deck
     assert channel_limits("shorts", "ko").headline_max_chars == 20
+
+
+def test_replies_that_invent_figures_or_loop_are_refused():
+    """A small model makes up numbers ("150g", "10% more energy") and loops on a phrase; neither is stored."""
+    from sparklio_pipelines.copywriting import figures
+
+    brief = load_brief(BRIEFS / "glow-serum-en.yaml").model_copy(update={"channels": ["x", "linkedin", "shorts"]})
+    llm = canned(**{
+        "X post": "Lumi Glow Vitamin C Serum: 73% brighter skin, guaranteed.",
+        "LinkedIn post": "Glow every single day. Your skin will glow every single day with our serum.",
+        "On-screen headlines": "150g | Glow now | 99% loved",
+    })
+    deck = generate_copy(brief, llm, variants=1)
+    en = deck.languages["en"]
+    told = figures(" ".join([*brief.key_messages, brief.product, brief.audience, brief.call_to_action]))
+    for text in (en["x"][0].text, en["linkedin"][0].text, *en["shorts"][0].headlines):
+        assert figures(text) <= told, text
+    assert "73%" not in en["x"][0].text and "glow every single day" not in en["linkedin"][0].text.casefold()
+    assert "Glow now" in en["shorts"][0].headlines and "150g" not in en["shorts"][0].headlines
+    assert limit_problems(deck) == []
+
+
+def test_repeated_phrase_spares_names_and_catches_loops():
+    from sparklio_pipelines.copywriting import repeated_phrase
+
+    names = ["한빛 유기농 보리차", "한빛"]
+    assert repeated_phrase("20대 직장인, 20대 직장인, 20대 직장인.", "ko", names) == "20대 직장인"
+    assert repeated_phrase("한빛 유기농 보리차. 고소한 맛의 한빛 유기농 보리차.", "ko", names) is None
+    assert repeated_phrase("10% more energy, 10% less coffee, 10% more energy.", "en", []) == "10 more energy"
+    assert repeated_phrase("Meet Lumi Glow. Shop Lumi Glow today.", "en", ["Lumi Glow"]) is None
