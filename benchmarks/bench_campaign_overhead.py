@@ -30,14 +30,14 @@ def one_run(brief_path: Path) -> dict:
     import dagster as dg
 
     from resources.embedded_postgres import stop_embedded_postgres
-    from sparklio_pipelines.backends import build_resources
+    from sparklio_pipelines.backends import resolved_resources
     from sparklio_pipelines.campaigns import submit_brief
     from sparklio_pipelines.definitions import defs
 
-    resources = build_resources()
+    store, db = resolved_resources("object_store", "campaign_db")
     with dg.instance_for_test() as instance:
-        submission = submit_brief(brief_path.read_bytes(), brief_path.name, store=resources["object_store"],
-                                  db=resources["campaign_db"], instance=instance, base_dir=brief_path.parent)
+        submission = submit_brief(brief_path.read_bytes(), brief_path.name, store=store, db=db, instance=instance,
+                                  base_dir=brief_path.parent)
         started = time.perf_counter()
         result = defs.resolve_job_def("campaign_job").execute_in_process(
             partition_key=submission.brief.campaign_id, instance=instance)

@@ -99,3 +99,10 @@ def build_resources() -> dict:
         "transcriber": transcriber_resource(),
         "embedder": embedder_resource(),
     }
+
+
+def resolved_resources(*names: str) -> list:
+    """The named backends with their `EnvVar`s read now, for code that uses them outside a run (the CLI,
+    benchmarks): an `EnvVar` left in a field only resolves when Dagster initializes the resource for a run."""
+    built = build_resources()
+    return [built[name].process_config_and_initialize() for name in names]

@@ -18,7 +18,7 @@ from sparklio_pipelines import quality
 from sparklio_pipelines.assets.captions import CAPTION_FILES, captions
 from sparklio_pipelines.assets.copy import copy, deck_key
 from sparklio_pipelines.assets.image import image, layouts_key
-from sparklio_pipelines.assets.video import video
+from sparklio_pipelines.assets.video import video, video_key
 from sparklio_pipelines.brief import Brief
 from sparklio_pipelines.campaigns import brief_input_key
 from sparklio_pipelines.copywriting import CopyDeck
@@ -159,7 +159,9 @@ def image_logo_present(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckR
 # --- video --------------------------------------------------------------------------------------
 
 def videos(db: CampaignDatabaseResource, campaign_id: str) -> dict[str, str]:
-    return {rec.language: rec.key for rec in db.outputs(campaign_id, "video") if rec.key.endswith(".mp4")}
+    """Each language's finished video; not the other .mp4 the asset stores (ComfyUI's opening clip)."""
+    return {rec.language: rec.key for rec in db.outputs(campaign_id, "video")
+            if rec.language and rec.key == video_key(campaign_id, rec.language)}
 
 
 @campaign_check(video, description="15-30 s, 1080x1920, with an audio stream.", blocking=True, resources=WITH_DB)

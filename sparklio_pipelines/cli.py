@@ -19,10 +19,9 @@ from sparklio_pipelines.brief import BriefError, load_brief
 
 
 def _resources():
-    from sparklio_pipelines.backends import build_resources
+    from sparklio_pipelines.backends import resolved_resources
 
-    resources = build_resources()
-    return resources["object_store"], resources["campaign_db"]
+    return resolved_resources("object_store", "campaign_db")
 
 
 def cmd_validate(args) -> int:
@@ -108,9 +107,9 @@ def cmd_status(args) -> int:
 
 
 def _embedder():
-    from sparklio_pipelines.backends import build_resources
+    from sparklio_pipelines.backends import resolved_resources
 
-    return build_resources()["embedder"]
+    return resolved_resources("embedder")[0]
 
 
 def cmd_search(args) -> int:

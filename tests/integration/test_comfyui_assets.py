@@ -261,6 +261,17 @@ def test_video_first_slide_is_an_animatediff_clip_and_the_model_is_freed(fake, c
     from_art = frame_at(art, 0.0)[80:]
     assert np.abs(opening - from_clip).mean() < 20 < np.abs(opening - from_art).mean()
 
+    # The video checks judge the finished video, not the 2 s clip stored beside it.
+    from types import SimpleNamespace
+
+    from sparklio_pipelines.checks import CHECK_LOGIC
+
+    res = SimpleNamespace(object_store=local_store, campaign_db=campaign_db, run_id="test")
+    for name in ("video_format", "video_loudness"):
+        checked = CHECK_LOGIC[name](brief.campaign_id, res)
+        assert checked.passed, (name, checked.metadata["problems"])
+    assert set(CHECK_LOGIC["video_format"](brief.campaign_id, res).metadata["facts"].value) == {"ko"}
+
 
 # --- where input images may come from ----------------------------------------------------------------
 
