@@ -31,7 +31,7 @@ class LLMCall:
     prompt_tokens: int
     output_tokens: int
     seconds: float
-    # Server-side timings, where the backend reports them (Ollama); None for the embedded model.
+    # Server-side timings, where the backend reports them (Ollama; the embedded model reports its load only).
     total_seconds: float | None = None
     load_seconds: float | None = None
     prompt_eval_seconds: float | None = None
@@ -248,8 +248,11 @@ class EmbeddedLLMResource(LLMResource):
         final: bool = False,  # one model: the final pass is the same as the draft
     ) -> tuple[str, LLMCall]:
         with self._lock:  # one llama context is not safe to share between threads
-            llama = self._model()
             started = time.perf_counter()
+            loading = self._llama is None
+            llama = self._model()
+            # The first call after a load pays for it, as Ollama's total_duration includes load_duration.
+            load_seconds = round(time.perf_counter() - started, 3) if loading else None
             try:
                 out = llama.create_completion(
                     prompt,
@@ -268,6 +271,7 @@ class EmbeddedLLMResource(LLMResource):
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             output_tokens=int(usage.get("completion_tokens", 0)),
             seconds=round(seconds, 3),
+            load_seconds=load_seconds,
         )
         return out["choices"][0]["text"], call
 

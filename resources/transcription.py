@@ -267,6 +267,7 @@ class WhisperTranscriberResource(TranscriberResource):
             raise TranscriptionError(f"media file not found: {path}")
         from faster_whisper.audio import decode_audio
 
+        began = time.perf_counter()  # decoding and a model load count too, as in faster-whisper's own transcribe(path)
         try:
             audio = decode_audio(str(path))
         except Exception as exc:  # PyAV raises many types for bad input
@@ -274,7 +275,6 @@ class WhisperTranscriberResource(TranscriberResource):
         if audio.size == 0:
             raise TranscriptionError(f"no audio samples in {path.name}")
         model = self._load()
-        began = time.perf_counter()
         segments, info = model.transcribe(
             audio,
             language=language,
