@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 DEMO_BRIEF ?= examples/briefs/hanbit-tea-ko.yaml
 DAGSTER_PORT ?= 8002
 
-.PHONY: setup demo demo-servers test test-all dev validate bench clean
+.PHONY: setup demo demo-servers test dev validate bench clean
 
 setup: $(VENV)/.installed
 
@@ -22,10 +22,6 @@ demo-servers: setup
 
 test: setup
 	$(PY) -m pytest -q -ra
-
-# Also the slow tier: the whole campaign chain and full copy decks on the CPU models.
-test-all: setup
-	$(PY) -m pytest -q -ra -m ""
 
 # The Dagster UI on the embedded default, loopback only.
 dev: setup

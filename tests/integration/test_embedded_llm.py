@@ -77,7 +77,6 @@ def test_release_frees_and_reloads(llm):
     assert llm.generate("Hi", max_tokens=2).call.output_tokens >= 1
 
 
-@pytest.mark.slow  # 12 model calls per language: ~1 min per language on 2 idle cores
 @pytest.mark.parametrize("brief_file", ["glow-serum-en.yaml", "hanbit-tea-ko.yaml"])
 def test_full_deck_holds_every_limit(llm, brief_file):
     brief = load_brief(BRIEFS / brief_file)
