@@ -51,8 +51,9 @@ def main() -> None:
     parser.add_argument("--comfyui-latency", type=float, default=1.0, help="seconds per ComfyUI prompt")
     parser.add_argument("--assets", default="brief,copy,image",
                         help="comma-separated campaign assets to backfill ('all' for the whole job)")
-    parser.add_argument("--start-method", choices=["spawn", "forkserver"], default="spawn",
-                        help="how the run worker starts step processes (the Windows Desktop can only spawn)")
+    parser.add_argument("--start-method", choices=["spawn", "forkserver", "in_process"], default="spawn",
+                        help="how the run worker starts step processes (the Windows Desktop can only spawn); "
+                             "in_process runs every step in the run worker itself")
     parser.add_argument("--timeout", type=float, default=4 * 3600)
     args = parser.parse_args()
 
@@ -94,7 +95,9 @@ def main() -> None:
                 for campaign_id in campaigns:
                     submit_brief(brief_yaml(campaign_id), f"{campaign_id}.yaml", store=store, db=db, instance=instance)
 
-                run_config = {"execution": {"config": {"multiprocess": {"start_method": {args.start_method: {}}}}}}
+                run_config = {"execution": {"config": (
+                    {"in_process": {}} if args.start_method == "in_process"
+                    else {"multiprocess": {"start_method": {args.start_method: {}}}})}}
                 assets = None if args.assets == "all" else args.assets.split(",")
                 started = time.monotonic()
                 backfill_id = topology.launch_backfill("campaign_job", campaigns, asset_selection=assets,
