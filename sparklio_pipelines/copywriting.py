@@ -712,7 +712,8 @@ def _write_variant(w: _Writer, channel: str, label: str, focus: str, limits: Cha
             parts = {k: w.clean(v) for k, v in parse_email(reply, language).items()}
             if not parts["subject"] or len(parts["body"]) < fields["body"].min_chars:
                 return "lacks a subject or body"
-            return w.unusable(f"{parts['subject']} {parts['preheader']} {parts['body']}")
+            # each part on its own: a subject may well repeat a phrase of the body
+            return next((fault for part in parts.values() if part and (fault := w.unusable(part))), None)
 
         reply = w.attempt(channel, label, "email", focus, 200, fault)
         parts = {k: w.clean(v) for k, v in parse_email(reply or "", language).items()}

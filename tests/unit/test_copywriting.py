@@ -254,3 +254,12 @@ def test_repeated_phrase_spares_names_and_catches_loops():
     assert repeated_phrase("한빛 유기농 보리차. 고소한 맛의 한빛 유기농 보리차.", "ko", names) is None
     assert repeated_phrase("10% more energy, 10% less coffee, 10% more energy.", "en", []) == "10 more energy"
     assert repeated_phrase("Meet Lumi Glow. Shop Lumi Glow today.", "en", ["Lumi Glow"]) is None
+
+
+def test_an_email_subject_may_repeat_a_phrase_of_its_body():
+    brief = load_brief(BRIEFS / "glow-serum-en.yaml").model_copy(update={"channels": ["email"]})
+    reply = ("Subject: Morning glow, simplified | Preheader: Meet the serum | "
+             "Body: Morning glow, simplified: one step, every day. Lumi Glow Vitamin C Serum is here.")
+    deck = generate_copy(brief, canned(Email=reply), variants=1)
+    assert deck.languages["en"]["email"][0].subject == "Morning glow, simplified"
+    assert deck.languages["en"]["email"][0].body.startswith("Morning glow, simplified: one step")
