@@ -33,12 +33,6 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {model}, {platform.system()} {platform.release()}"
 
 
-def brief_yaml(campaign_id: str) -> bytes:
-    raw = (REPO / "examples" / "briefs" / "glow-serum-en.yaml").read_text()
-    raw = raw.replace("channels: [instagram, x, linkedin, email, shorts]", "channels: [x, shorts]")
-    return raw.replace("campaign_id: glow-serum-launch", f"campaign_id: {campaign_id}").encode()
-
-
 def gaps(windows) -> list[float]:
     ordered = sorted(windows, key=lambda w: w.start)
     return [max(0.0, b.start - a.end) for a, b in zip(ordered, ordered[1:])]
@@ -68,6 +62,7 @@ def main() -> None:
     from resources.object_store import S3ObjectStoreResource
     from sparklio_pipelines.campaigns import submit_brief
     from tests.support.fake_comfyui import FakeComfyUI
+    from tests.support.briefs import sample_brief
     from tests.support.fake_ollama import FakeOllama
     from tests.support.seaweedfs import SeaweedS3
     from tests.support.topology import LoopbackTopology, busy_fraction, max_concurrency, step_windows
@@ -93,7 +88,7 @@ def main() -> None:
                 db = CampaignDatabaseResource(database_url=dsn)
                 campaigns = [f"bench-{i:02d}-{uuid.uuid4().hex[:6]}" for i in range(args.campaigns)]
                 for campaign_id in campaigns:
-                    submit_brief(brief_yaml(campaign_id), f"{campaign_id}.yaml", store=store, db=db, instance=instance)
+                    submit_brief(sample_brief(campaign_id), f"{campaign_id}.yaml", store=store, db=db, instance=instance)
 
                 run_config = {"execution": {"config": (
                     {"in_process": {}} if args.start_method == "in_process"

@@ -22,7 +22,6 @@ from resources.object_store import TEMP_PREFIX
 from sparklio_pipelines.manifest import manifest_key
 from sparklio_pipelines.settings import REPO_ROOT
 
-EXAMPLE = REPO_ROOT / "examples" / "briefs" / "glow-serum-en.yaml"
 SERVICE_CHAIN = ("brief", "copy", "image")  # the steps that call Ollama and ComfyUI
 FULL_CHAIN = ("brief", "copy", "image", "video", "captions", "campaign_bundle")
 RESULTS_ENV = "SPARKLIO_FAULT_RESULTS_DIR"
@@ -54,15 +53,6 @@ def results_dir() -> Path:
     path = Path(os.environ.get(RESULTS_ENV) or REPO_ROOT / ".sparklio" / "fault-results")
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def brief_bytes(campaign_id: str) -> bytes:
-    """The English sample brief, one language and two channels (X, plus the Shorts script every campaign gets)."""
-    raw = EXAMPLE.read_text()
-    raw = raw.replace("campaign_id: glow-serum-launch", f"campaign_id: {campaign_id}")
-    raw = raw.replace("channels: [instagram, x, linkedin, email, shorts]", "channels: [x, shorts]")
-    assert f"campaign_id: {campaign_id}" in raw and "channels: [x, shorts]" in raw, "the sample brief changed"
-    return raw.encode()
 
 
 # --------------------------------------------------------------------------------------- runs

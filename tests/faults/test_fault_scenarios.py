@@ -26,12 +26,12 @@ from sparklio_pipelines.settings import REPO_ROOT
 from tests.faults.harness import (
     FULL_CHAIN,
     ScenarioRecord,
-    brief_bytes,
     reexecute_from_failure,
     run_campaign,
     step_keys,
     wait_until,
 )
+from tests.support.briefs import sample_brief
 
 OLLAMA = ("Ollama at http://127.0.0.1",)
 COMFYUI = ("comfyui",)
@@ -45,7 +45,7 @@ def instance():
 
 def new_campaign(record: ScenarioRecord, instance, store, db) -> str:
     campaign_id = f"{record.scenario.replace('_', '-')}-{uuid.uuid4().hex[:6]}"
-    submit_brief(brief_bytes(campaign_id), "brief.yaml", store=store, db=db, instance=instance)
+    submit_brief(sample_brief(campaign_id), "brief.yaml", store=store, db=db, instance=instance)
     record.campaigns.append(campaign_id)
     return campaign_id
 

@@ -24,6 +24,7 @@ import pytest
 import yaml
 
 from sparklio_pipelines.executors import CPU_QUEUE, GPU_QUEUE, IO_MANAGER_PREFIX
+from tests.support.briefs import EXAMPLE, sample_brief
 from tests.support.redis_server import RedisServer
 from tests.support.topology import (
     REPO_ROOT, clean_base_env, create_database, dagster_storage_url, launch, wait_until, write_env_file,
@@ -31,7 +32,6 @@ from tests.support.topology import (
 
 GPU_ASSETS = {"copy", "image", "video", "captions"}  # the campaign assets with pool="gpu"
 CAMPAIGN_ASSETS = {"brief", *GPU_ASSETS, "campaign_bundle"}
-EXAMPLE = REPO_ROOT / "examples" / "briefs" / "glow-serum-en.yaml"
 WORKER_LOST_S = 30  # how long a started step's worker may be silent before the attempt counts as lost
 RUN_TIMEOUT_S = 1800  # video and captions encode 1080x1920 on CPU here; a busy 2-core box needs long
 WORKER_START_TIMEOUT_S = 300  # dagster-celery and celery each import dagster: slow on a busy 2-core box
@@ -250,10 +250,8 @@ def campaign_run(cluster, postgres_dsn):
                                   access_key_id="test", secret_access_key="test")
     db = CampaignDatabaseResource(database_url=postgres_dsn)
     campaign_id = f"celery-{uuid.uuid4().hex[:8]}"
-    raw = (EXAMPLE.read_text().replace("campaign_id: glow-serum-launch", f"campaign_id: {campaign_id}")
-           .replace("channels: [instagram, x, linkedin, email, shorts]", "channels: [x, shorts]"))
     instance = open_instance(cluster)
-    submit_brief(raw.encode(), EXAMPLE.name, store=store, db=db, instance=instance)
+    submit_brief(sample_brief(campaign_id), EXAMPLE.name, store=store, db=db, instance=instance)
 
     # the run worker: the orchestrator submits each step to Redis and waits for the workers
     ollama.latency = 1.0  # the first copy attempt takes long enough to be killed in the middle

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from sparklio_pipelines.settings import REPO_ROOT
+from tests.support.briefs import sample_brief
 
 SPARKLIO = str(Path(sys.executable).with_name("sparklio"))
 
@@ -42,8 +43,7 @@ def test_campaign_add_list_and_archive_on_s3_and_a_postgres_server(production_en
 
     campaign_id = f"cli-{uuid.uuid4().hex[:8]}"
     brief = tmp_path / "brief.yaml"
-    raw = (REPO_ROOT / "examples" / "briefs" / "glow-serum-en.yaml").read_text()
-    brief.write_text(raw.replace("campaign_id: glow-serum-launch", f"campaign_id: {campaign_id}"))
+    brief.write_bytes(sample_brief(campaign_id, short=False))
 
     added = sparklio(production_env, "campaign", "add", str(brief))
     assert added.returncode == 0, added.stderr

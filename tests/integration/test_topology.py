@@ -23,12 +23,12 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.support.briefs import sample_brief
 from tests.support.topology import (
     CODE_SERVER_PORTS, REPO_ROOT, WEBSERVER_PORTS, LoopbackTopology, ProcessTreeSampler, max_concurrency,
     step_windows,
 )
 
-EXAMPLE = REPO_ROOT / "examples" / "briefs" / "glow-serum-en.yaml"
 SELECTED_ASSETS = ["brief", "copy", "image"]
 OLLAMA_LATENCY_S = 1.0  # per model call: copy holds the gpu slot long enough for the other run to queue
 COMFYUI_LATENCY_S = 0.5  # per prompt
@@ -37,12 +37,6 @@ RUN_TIMEOUT_S = 900
 # busy 2-core box). The process tree is the same: steps are children of the run worker. (The Windows
 # Desktop itself can only spawn.)
 RUN_CONFIG = {"execution": {"config": {"multiprocess": {"start_method": {"forkserver": {}}}}}}
-
-
-def small_brief(campaign_id: str) -> bytes:
-    raw = EXAMPLE.read_text()
-    raw = raw.replace("channels: [instagram, x, linkedin, email, shorts]", "channels: [x, shorts]")
-    return raw.replace("campaign_id: glow-serum-launch", f"campaign_id: {campaign_id}").encode()
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +72,7 @@ def deployment(tmp_path_factory, postgres_dsn, seaweed):
             instance = topology.open_instance()
             campaign_ids = [f"topology-{tag}-{uuid.uuid4().hex[:6]}" for tag in ("a", "b")]
             for campaign_id in campaign_ids:  # as `sparklio campaign add` does on any node
-                submit_brief(small_brief(campaign_id), f"{campaign_id}.yaml", store=store, db=db, instance=instance)
+                submit_brief(sample_brief(campaign_id), f"{campaign_id}.yaml", store=store, db=db, instance=instance)
 
             roots = {"desktop": topology.code_server.pid, "mac-mini": topology.control_plane.pid}
             with ProcessTreeSampler(roots) as sampler:
