@@ -20,5 +20,5 @@ defs = dg.Definitions(
     schedules=[campaign_refresh_schedule],
     sensors=[brief_upload_sensor, video_upload_sensor, launched_campaign_sensor],
     resources={**build_resources(), **executor_resources()},
-    executor=run_executor(),  # None: Dagster's default; SPARKLIO_EXECUTOR=celery: Celery workers
+    executor=run_executor(),  # in-process by default; SPARKLIO_EXECUTOR=celery: Celery workers
 )

@@ -3,7 +3,8 @@
 `SPARKLIO_EXECUTOR=celery` selects dagster-celery with Redis (`REDIS_URL`) as broker and result backend.
 Steps in the `gpu` pool go to the `gpu` queue (a worker on each GPU box), every other step to `cpu`
 (the Mac mini's worker). Step outputs then travel through S3/MinIO (`SPARKLIO_S3_*`), which every box
-reads. Unset (or `default`): Dagster's default executor and IO manager, unchanged.
+reads. Unset (or `default`): each run's steps execute in its run worker (in_process_executor.py),
+with Dagster's default IO manager.
 
 Workers get the same Celery settings from `python -m sparklio_pipelines.executors worker-config`
 (YAML for `dagster-celery worker start -y`); see deploy/*/start-celery-worker.sh.
@@ -292,8 +293,12 @@ def s3_io_manager():
 
 
 def run_executor():
-    """The executor for every job, or None for Dagster's default (in-process / multiprocess)."""
-    return celery_executor_def() if celery_selected() else None
+    """The executor for every job: Celery workers when selected, else the run worker itself."""
+    if celery_selected():
+        return celery_executor_def()
+    from sparklio_pipelines.in_process_executor import in_process_or_multiprocess_executor
+
+    return in_process_or_multiprocess_executor
 
 
 def executor_resources() -> dict:

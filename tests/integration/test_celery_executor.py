@@ -92,7 +92,7 @@ def test_celery_selection_is_checked(monkeypatch):
 
     for name in ("SPARKLIO_EXECUTOR", "REDIS_URL", "SPARKLIO_S3_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
-    assert run_executor() is None  # the embedded default keeps Dagster's executor
+    assert run_executor().name == "in_process_or_multiprocess"  # the default: steps in the run worker
     monkeypatch.setenv("SPARKLIO_EXECUTOR", "celery")
     with pytest.raises(ValueError, match="REDIS_URL and SPARKLIO_S3_ENDPOINT"):
         celery_selected()

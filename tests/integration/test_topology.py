@@ -8,7 +8,7 @@ which need the Desktop's GPU, are the fakes in tests/support; only the Desktop k
 
 Two campaigns are submitted at once through the webserver's GraphQL API. To keep it short the runs
 materialize brief → copy → image (two `gpu`-pool steps each) without the asset checks (each check is
-one more step process); the full chain with video, captions and checks is test_campaign_pipeline's job.
+one more step); the full chain with video, captions and checks is test_campaign_pipeline's job.
 """
 
 from __future__ import annotations
@@ -33,10 +33,6 @@ SELECTED_ASSETS = ["brief", "copy", "image"]
 OLLAMA_LATENCY_S = 1.0  # per model call: copy holds the gpu slot long enough for the other run to queue
 COMFYUI_LATENCY_S = 0.5  # per prompt
 RUN_TIMEOUT_S = 900
-# Steps fork from a warm forkserver instead of spawning a fresh interpreter each (seconds to minutes on a
-# busy 2-core box). The process tree is the same: steps are children of the run worker. (The Windows
-# Desktop itself can only spawn.)
-RUN_CONFIG = {"execution": {"config": {"multiprocess": {"start_method": {"forkserver": {}}}}}}
 
 
 @pytest.fixture(scope="module")
@@ -77,8 +73,9 @@ def deployment(tmp_path_factory, postgres_dsn, seaweed):
             roots = {"desktop": topology.code_server.pid, "mac-mini": topology.control_plane.pid}
             with ProcessTreeSampler(roots) as sampler:
                 submitted = time.monotonic()
+                # no run config: the product's default executor, as a marketer's launch from the UI
                 run_ids = [topology.submit_partition_run("campaign_job", cid, asset_selection=SELECTED_ASSETS,
-                                                        run_config=RUN_CONFIG, include_checks=False)
+                                                        include_checks=False)
                            for cid in campaign_ids]
                 statuses = topology.wait_for_runs(run_ids, RUN_TIMEOUT_S)
                 runs_s = time.monotonic() - submitted
@@ -128,7 +125,7 @@ def test_every_step_ran_in_the_desktop_process_tree(deployment):
         assert set(SELECTED_ASSETS) <= set(step_pids), step_pids
         owners = {key: sampler.owner(pid) for key, pid in {"run worker": worker_pid, **step_pids}.items()}
         assert set(owners.values()) == {"desktop"}, owners  # children of the code server, none on the Mac mini
-        assert worker_pid not in step_pids.values()  # each step in its own process under the run worker
+        assert set(step_pids.values()) == {worker_pid}  # the default executor: steps in the run worker
 
 
 def test_run_state_stays_on_the_desktop(deployment):
