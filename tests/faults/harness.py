@@ -3,8 +3,8 @@ stored objects against each campaign's manifest, and the per-scenario record the
 
 The job is the product's `campaign_job` with the product's resources from `build_resources()`, so
 OLLAMA_HOST, COMFYUI_URL, SPARKLIO_S3_* and DATABASE_URL select the backends exactly as in
-production. Steps run in the run's own process (in_process_executor): a process per step would cost
-an interpreter start each on a 2-core box, and the kill scenarios kill that one run process.
+production, and the executor is the product's default: steps run in the run's own process, so the kill
+scenarios kill that one run process.
 """
 
 from __future__ import annotations
@@ -32,13 +32,14 @@ def fault_campaign_job() -> dg.JobDefinition:
     """The reconstructable target: product assets, product job, product resources (read from the env now)."""
     from sparklio_pipelines.assets import brief, bundle, captions, copy, image, video
     from sparklio_pipelines.backends import build_resources
+    from sparklio_pipelines.executors import run_executor
     from sparklio_pipelines.jobs import campaign_job
 
     defs = dg.Definitions(
         assets=dg.load_assets_from_modules([brief, copy, image, video, captions, bundle]),
         jobs=[campaign_job],
         resources=build_resources(),
-        executor=dg.in_process_executor,
+        executor=run_executor(),
     )
     return defs.resolve_job_def(campaign_job.name)
 
