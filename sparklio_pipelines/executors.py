@@ -21,6 +21,8 @@ from typing import Any
 
 from dagster import EnvVar
 
+from sparklio_pipelines.settings import seconds_from_env
+
 EXECUTOR_ENV = "SPARKLIO_EXECUTOR"
 EXECUTOR_CHOICES = ("default", "celery")
 WORKER_LOST_ENV = "SPARKLIO_CELERY_WORKER_LOST_SECONDS"
@@ -71,16 +73,8 @@ def celery_selected() -> bool:
 
 
 def worker_lost_seconds() -> float:
-    raw = os.environ.get(WORKER_LOST_ENV, "").strip()
-    if not raw:
-        return DEFAULT_WORKER_LOST_S
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ValueError(f"{WORKER_LOST_ENV} must be a number of seconds, got {raw!r}") from None
-    if not 10 <= seconds <= 3600:  # at least two checks, so one slow answer is never a lost worker
-        raise ValueError(f"{WORKER_LOST_ENV} must be between 10 and 3600 seconds, got {raw!r}")
-    return seconds
+    # at least two checks, so one slow answer is never a lost worker
+    return seconds_from_env(WORKER_LOST_ENV, DEFAULT_WORKER_LOST_S, 2 * WORKER_CHECK_INTERVAL_S, 3600)
 
 
 def executor_config() -> dict:

@@ -40,21 +40,15 @@ from dagster._core.executor.in_process import InProcessExecutor
 from dagster._utils.timing import time_execution_scope
 from dagster_shared.utils.timing import format_duration
 
+from sparklio_pipelines.settings import seconds_from_env
+
 POOL_POLL_ENV = "SPARKLIO_POOL_POLL_SECONDS"
 DEFAULT_POOL_POLL_S = 0.5
 
 
 def pool_poll_seconds() -> float:
-    raw = os.environ.get(POOL_POLL_ENV, "").strip()
-    if not raw:
-        return DEFAULT_POOL_POLL_S
-    try:
-        seconds = float(raw)
-    except ValueError:
-        raise ValueError(f"{POOL_POLL_ENV} must be a number of seconds, got {raw!r}") from None
-    if not 0.1 <= seconds <= 15:  # below 0.1 s it is a busy loop on the database; 15 s is Dagster's own cap
-        raise ValueError(f"{POOL_POLL_ENV} must be between 0.1 and 15 seconds, got {raw!r}")
-    return seconds
+    # below 0.1 s it is a busy loop on the database; 15 s is Dagster's own cap
+    return seconds_from_env(POOL_POLL_ENV, DEFAULT_POOL_POLL_S, 0.1, 15)
 
 
 class PromptPoolClaims(InstanceConcurrencyContext):

@@ -13,7 +13,6 @@ import contextlib
 import errno
 import functools
 import http.client
-import os
 import socket
 import sys
 import urllib.error
@@ -22,6 +21,7 @@ from typing import Any, Callable, Iterator
 from dagster import DagsterError, Failure, MetadataValue, RetryRequested
 
 from resources.errors import PermanentServiceError, TransientServiceError, is_transient_status
+from sparklio_pipelines.settings import seconds_from_env
 
 RETRY_DELAY_ENV = "SPARKLIO_RETRY_DELAY_SECONDS"
 DEFAULT_RETRY_DELAY_S = 2.0
@@ -40,16 +40,7 @@ TRANSIENT_S3_CODES = frozenset({
 
 def retry_delay_seconds() -> float:
     """Base delay between retries: `$SPARKLIO_RETRY_DELAY_SECONDS`, default 2 s."""
-    raw = os.environ.get(RETRY_DELAY_ENV, "").strip()
-    if not raw:
-        return DEFAULT_RETRY_DELAY_S
-    try:
-        delay = float(raw)
-    except ValueError:
-        raise ValueError(f"{RETRY_DELAY_ENV} must be a number of seconds, got {raw!r}") from None
-    if not 0 <= delay <= 3600:
-        raise ValueError(f"{RETRY_DELAY_ENV} must be between 0 and 3600 seconds, got {raw!r}")
-    return delay
+    return seconds_from_env(RETRY_DELAY_ENV, DEFAULT_RETRY_DELAY_S, 0, 3600)
 
 
 def _optional(module: str, *names: str) -> tuple[type, ...]:

@@ -23,3 +23,17 @@ def models_dir() -> Path:
     path = Path(os.environ.get("SPARKLIO_MODELS_DIR") or sparklio_home() / "models").expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def seconds_from_env(name: str, default: float, low: float, high: float) -> float:
+    """`$name` as a number of seconds in [low, high]; `default` when unset or empty."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if not low <= seconds <= high:
+        raise ValueError(f"{name} must be between {low:g} and {high:g} seconds, got {raw!r}")
+    return seconds
