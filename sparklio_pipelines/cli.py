@@ -37,24 +37,38 @@ def cmd_validate(args) -> int:
     return status
 
 
-def run_campaign(campaign_id: str) -> int:
-    """Materialize every campaign asset for one partition, recorded in the Dagster instance."""
+def campaign_job_def():
+    """The reconstructable target of `campaign run`: the code location's own campaign_job."""
     from sparklio_pipelines.definitions import defs
+
+    return defs.resolve_job_def("campaign_job")
+
+
+def run_campaign(campaign_id: str) -> int:
+    """Materialize every campaign asset for one partition, recorded in the Dagster instance.
+
+    Through `execute_job`, so the run gets the code location's executor and waits its turn for the `gpu`
+    pool as a run from the UI does (`execute_in_process` would swap in Dagster's plain in-process one).
+    """
+    import dagster as dg
+
     from sparklio_pipelines.instance import get_instance
     from sparklio_pipelines.manifest import manifest_key
 
     instance = get_instance()
-    job = defs.resolve_job_def("campaign_job")
-    result = job.execute_in_process(partition_key=campaign_id, instance=instance, raise_on_error=False)
+    with dg.execute_job(dg.reconstructable(campaign_job_def), instance,
+                        tags={"dagster/partition": campaign_id}) as result:
+        success, run_id = result.success, result.run_id
+        failures = [(e.step_key, e.step_failure_data.error.message.strip()) for e in result.all_events
+                    if e.is_step_failure]
     store, _ = _resources()
-    if not result.success:
-        for event in result.all_events:
-            if event.is_step_failure:
-                print(f"step {event.step_key} failed: {event.step_failure_data.error.message.strip()}", file=sys.stderr)
-        print(f"Run {result.run_id} failed. Re-execute it from failure in the Dagster UI.", file=sys.stderr)
+    if not success:
+        for step_key, message in failures:
+            print(f"step {step_key} failed: {message}", file=sys.stderr)
+        print(f"Run {run_id} failed. Re-execute it from failure in the Dagster UI.", file=sys.stderr)
         return 1
     key = manifest_key(campaign_id)
-    print(f"Run {result.run_id} succeeded.")
+    print(f"Run {run_id} succeeded.")
     print(f"Outputs: {store.location}/campaigns/{campaign_id}/")
     print(f"Manifest: {store.url(key)}")
     return 0
