@@ -82,8 +82,7 @@ def backfill(executor: str, args, dsn: str, seaweed_endpoint: str, state: Path) 
                                     bucket, desktop_env=desktop_env,
                                     mac_mini_env={"DAGSTER_GRPC_TIMEOUT_SECONDS": "300"})
         with topology:
-            saved = {name: os.environ.get(name) for name in topology.instance_settings()}
-            os.environ.update(topology.instance_settings())
+            os.environ.update(topology.instance_settings())  # this topology's instance; the next one overwrites them
             instance = topology.open_instance()
             try:
                 store = S3ObjectStoreResource(endpoint_url=seaweed_endpoint, bucket=bucket,
@@ -106,11 +105,6 @@ def backfill(executor: str, args, dsn: str, seaweed_endpoint: str, state: Path) 
                 windows = [w for run_id in run_ids for w in step_windows(instance, run_id)]
             finally:
                 instance.dispose()
-                for name, value in saved.items():
-                    if value is None:
-                        os.environ.pop(name, None)
-                    else:
-                        os.environ[name] = value
     return Outcome(executor, len(run_ids), sum(status != "SUCCESS" for status in statuses.values()),
                    [w for w in windows if w.pool == "gpu"], wall)
 

@@ -44,7 +44,7 @@ def hold_slot_then_release(instance, seconds: float) -> threading.Thread:
     return thread
 
 
-class Counter:
+class CallCounter:
     def __init__(self):
         self.calls = 0
 
@@ -57,7 +57,7 @@ class Counter:
 
 def run_blocked_job(instance, monkeypatch, run_config=None):
     """Run gpu_then_cpu_job while the slot is held; count claim attempts and database checks."""
-    attempts, db_checks = Counter(), Counter()
+    attempts, db_checks = CallCounter(), CallCounter()
     monkeypatch.setattr(InstanceConcurrencyContext, "claim", attempts.wrap(InstanceConcurrencyContext.claim))
     storage = instance.event_log_storage
     monkeypatch.setattr(storage, "claim_concurrency_slot", db_checks.wrap(storage.claim_concurrency_slot))
@@ -85,7 +85,7 @@ def test_a_blocked_gpu_step_rechecks_every_poll_and_sleeps_in_between(gpu_instan
     print(f"blocked {HOLD_S}s: {db_checks} database checks, {attempts} claim attempts")
 
     # both steps ran in this process (the run worker), none in a step process of its own
-    steps = [e for e in gpu_instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)]
+    steps = gpu_instance.all_logs(run_id, of_type=dg.DagsterEventType.STEP_START)
     assert {e.step_key for e in steps} == {"gpu_step", "cpu_step"}
     assert {e.dagster_event.pid for e in steps} == {os.getpid()}
 
