@@ -25,13 +25,13 @@ test: setup
 
 # The Dagster UI on the embedded default, loopback only.
 dev: setup
-	@export DAGSTER_HOME=$${DAGSTER_HOME:-$$( $(PY) -c 'from sparklio_pipelines.instance import ensure_dagster_home; print(ensure_dagster_home())')}; \
+	@export DAGSTER_HOME=$${DAGSTER_HOME:-$$( $(PY) -c 'from sparklio_pipelines.defs.instance import ensure_dagster_home; print(ensure_dagster_home())')}; \
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p $(DAGSTER_PORT)
 
 # `dagster definitions validate` against the embedded instance. (Without DAGSTER_HOME the dagster CLI
 # reads ./dagster.yaml, which is the production instance and needs the production environment.)
 validate: setup
-	@export DAGSTER_HOME=$${DAGSTER_HOME:-$$( $(PY) -c 'from sparklio_pipelines.instance import ensure_dagster_home; print(ensure_dagster_home())')}; \
+	@export DAGSTER_HOME=$${DAGSTER_HOME:-$$( $(PY) -c 'from sparklio_pipelines.defs.instance import ensure_dagster_home; print(ensure_dagster_home())')}; \
 	$(VENV)/bin/dagster definitions validate
 
 bench: setup

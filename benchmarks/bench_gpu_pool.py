@@ -64,7 +64,7 @@ def run_config_for(executor: str) -> dict | None:
 def backfill(executor: str, args, dsn: str, seaweed_endpoint: str, state: Path) -> Outcome:
     from resources.database import CampaignDatabaseResource
     from resources.object_store import S3ObjectStoreResource
-    from sparklio_pipelines.campaigns import submit_brief
+    from sparklio_pipelines.campaigns.briefs import submit_brief
     from tests.support.briefs import sample_brief
     from tests.support.fake_comfyui import FakeComfyUI
     from tests.support.fake_ollama import FakeOllama
@@ -134,7 +134,7 @@ def main() -> None:
     os.environ.setdefault("SPARKLIO_MODELS_DIR", str(REPO / ".sparklio" / "models"))
 
     from resources.embedded_postgres import start_embedded_postgres, stop_embedded_postgres
-    from sparklio_pipelines.in_process_executor import pool_poll_seconds
+    from sparklio_pipelines.defs.dagster_compat import pool_poll_seconds
     from tests.support.seaweedfs import SeaweedS3
     from tests.support.topology import busy_fraction, max_concurrency
 

@@ -30,9 +30,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from PIL import Image, ImageDraw  # noqa: E402
 
 from resources.speech import LocalSpeechResource  # noqa: E402
-from sparklio_pipelines.fonts import find_font  # noqa: E402
-from sparklio_pipelines.media import ffmpeg_bin, probe, summarize  # noqa: E402
-from sparklio_pipelines.video_render import CROSSFADE_S, FPS, HEIGHT, WIDTH, ZOOM_RANGE, render_video  # noqa: E402
+from sparklio_pipelines.content.fonts import find_font
+from sparklio_pipelines.content.media import ffmpeg_bin, probe, summarize
+from sparklio_pipelines.content.video.render import CROSSFADE_S, FPS, HEIGHT, WIDTH, ZOOM_RANGE, render_video
 
 DURATION_S = 15.0
 PRESET = "veryfast"

@@ -26,7 +26,7 @@ from resources.comfyui_workflows import (
     WorkflowBindingError,
     load_workflows,
 )
-from resources.errors import PermanentServiceError, ServiceError, TransientServiceError
+from sparklio_common.errors import PermanentServiceError, ServiceError, TransientServiceError
 from resources.image_generation import (
     MAX_SIDE,
     MIN_SIDE,

@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from resources.errors import PermanentServiceError
+from sparklio_common.errors import PermanentServiceError
 
 BINDINGS_FILE = "bindings.json"
 
 
 def bundled_workflows_dir() -> Path:
-    import sparklio_pipelines
-
-    return Path(sparklio_pipelines.__file__).resolve().parent / "workflows" / "comfyui"
+    return Path(__file__).resolve().parent / "workflows" / "comfyui"
 
 
 class WorkflowBindingError(PermanentServiceError):

@@ -17,7 +17,7 @@ from typing import Iterator
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
-from resources.errors import PermanentServiceError, TransientServiceError
+from sparklio_common.errors import PermanentServiceError, TransientServiceError
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 MIGRATION_LOCK_ID = 0x5350_4B4C  # pg_advisory_xact_lock key: one migrator at a time

@@ -10,7 +10,7 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
-from sparklio_pipelines.settings import sparklio_home
+from sparklio_common.settings import sparklio_home
 
 
 def embedded_pgdata() -> Path:

@@ -18,7 +18,7 @@ import jsonschema
 from dagster import ConfigurableResource
 from pydantic import PrivateAttr
 
-from sparklio_pipelines.settings import models_dir
+from sparklio_common.settings import models_dir
 
 _ASSEMBLE_LOCK = threading.Lock()
 

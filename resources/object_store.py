@@ -19,9 +19,9 @@ from typing import Iterator
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
 
-from resources.errors import TransientServiceError
-from sparklio_pipelines.keys import validate_key
-from sparklio_pipelines.settings import sparklio_home
+from sparklio_common.errors import TransientServiceError
+from sparklio_common.keys import validate_key
+from sparklio_common.settings import sparklio_home
 
 TEMP_DIR = ".tmp"  # in-flight writes; never listed, swept by `sweep_temp`
 TEMP_PREFIX = f"{TEMP_DIR}/"
@@ -38,7 +38,7 @@ class ObjectStoreUnavailable(ObjectStoreError, TransientServiceError):
 
 def store_error(message: str, exc: Exception) -> ObjectStoreError:
     """Wrap a backend error, keeping whether a retry can help."""
-    from sparklio_pipelines.retries import is_transient
+    from sparklio_common.errors import is_transient
 
     text = f"{message}: {exc}"
     return ObjectStoreUnavailable("object store", text) if is_transient(exc) else ObjectStoreError(text)

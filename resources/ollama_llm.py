@@ -21,7 +21,12 @@ from typing import Any, TypeVar
 
 from pydantic import Field, PrivateAttr
 
-from resources.errors import PermanentServiceError, ServiceError, TransientServiceError, is_transient_status
+from sparklio_common.errors import (
+    PermanentServiceError,
+    ServiceError,
+    TransientServiceError,
+    is_transient_status,
+)
 from resources.llm import LLMCall, LLMError, LLMResource
 
 log = logging.getLogger(__name__)

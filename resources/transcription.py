@@ -24,7 +24,7 @@ from typing import Any
 from dagster import ConfigurableResource
 from pydantic import PrivateAttr
 
-from sparklio_pipelines.settings import models_dir
+from sparklio_common.settings import models_dir
 
 WHISPER_BASE_DIRNAME = "whisper-base"
 MANIFEST_NAME = "sparklio-manifest.json"

@@ -7,10 +7,10 @@ import dagster as dg
 from resources.database import CampaignDatabaseResource
 from resources.object_store import ObjectStoreResource
 from sensors.inbox import Inbox, InboxCursor, version_of
-from sparklio_pipelines.brief import MAX_BRIEF_BYTES, BriefError, parse_brief_bytes
-from sparklio_pipelines.campaigns import store_brief
-from sparklio_pipelines.jobs import campaign_job
-from sparklio_pipelines.partitions import campaign_partitions
+from sparklio_pipelines.content.brief.schema import MAX_BRIEF_BYTES, BriefError, parse_brief_bytes
+from sparklio_pipelines.campaigns.briefs import store_brief
+from sparklio_pipelines.defs.jobs import campaign_job
+from sparklio_pipelines.defs.partitions import campaign_partitions
 
 BRIEF_INBOX = "briefs/"
 BRIEF_SUFFIXES = (".yaml", ".yml", ".json")

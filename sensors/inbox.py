@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 
 from resources.object_store import ObjectInfo, ObjectStoreResource
-from sparklio_pipelines.keys import join_key, sanitize_name
+from sparklio_common.keys import join_key, sanitize_name
 
 PROCESSED = "processed"
 REJECTED = "rejected"

@@ -11,10 +11,10 @@ import dagster as dg
 
 from resources.object_store import ObjectStoreResource
 from sensors.inbox import Inbox, InboxCursor, version_of
-from sparklio_pipelines.assets.uploads import upload_source_key
-from sparklio_pipelines.keys import sanitize_name
-from sparklio_pipelines.media import MediaError, probe, summarize
-from sparklio_pipelines.partitions import upload_partitions
+from sparklio_pipelines.defs.assets.uploads import upload_source_key
+from sparklio_common.keys import sanitize_name
+from sparklio_pipelines.content.media import MediaError, probe, summarize
+from sparklio_pipelines.defs.partitions import upload_partitions
 
 VIDEO_INBOX = "uploads/video/"
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".m4v", ".mkv")

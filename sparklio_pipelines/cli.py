@@ -15,11 +15,11 @@ import json
 import sys
 from pathlib import Path
 
-from sparklio_pipelines.brief import BriefError, load_brief
+from sparklio_pipelines.content.brief.schema import BriefError, load_brief
 
 
 def _resources():
-    from sparklio_pipelines.backends import resolved_resources
+    from sparklio_pipelines.defs.resources import resolved_resources
 
     return resolved_resources("object_store", "campaign_db")
 
@@ -52,8 +52,8 @@ def run_campaign(campaign_id: str) -> int:
     """
     import dagster as dg
 
-    from sparklio_pipelines.instance import get_instance
-    from sparklio_pipelines.manifest import manifest_key
+    from sparklio_pipelines.defs.instance import get_instance
+    from sparklio_pipelines.campaigns.manifest import manifest_key
 
     instance = get_instance()
     with dg.execute_job(dg.reconstructable(campaign_job_def), instance,
@@ -75,8 +75,8 @@ def run_campaign(campaign_id: str) -> int:
 
 
 def cmd_add(args) -> int:
-    from sparklio_pipelines.campaigns import submit_brief
-    from sparklio_pipelines.instance import get_instance
+    from sparklio_pipelines.campaigns.briefs import submit_brief
+    from sparklio_pipelines.defs.instance import get_instance
 
     path = Path(args.file)
     store, db = _resources()
@@ -102,8 +102,8 @@ def cmd_run(args) -> int:
 
 
 def cmd_list(args) -> int:
-    from sparklio_pipelines.instance import get_instance
-    from sparklio_pipelines.partitions import CAMPAIGN_PARTITION_NAME
+    from sparklio_pipelines.defs.instance import get_instance
+    from sparklio_pipelines.defs.partitions import CAMPAIGN_PARTITION_NAME
 
     _, db = _resources()
     for campaign_id in get_instance().get_dynamic_partitions(CAMPAIGN_PARTITION_NAME):
@@ -121,13 +121,13 @@ def cmd_status(args) -> int:
 
 
 def _embedder():
-    from sparklio_pipelines.backends import resolved_resources
+    from sparklio_pipelines.defs.resources import resolved_resources
 
     return resolved_resources("embedder")[0]
 
 
 def cmd_search(args) -> int:
-    from sparklio_pipelines.brand_memory import search
+    from sparklio_pipelines.campaigns.brand_memory import search
 
     store, db = _resources()
     hits = search(args.query, db=db, embedder=_embedder(), brand=args.brand, k=args.k)
@@ -144,7 +144,7 @@ def cmd_search(args) -> int:
 
 
 def cmd_approve(args) -> int:
-    from sparklio_pipelines.approvals import ApprovalError, approve_variant
+    from sparklio_pipelines.campaigns.approvals import ApprovalError, approve_variant
 
     store, db = _resources()
     try:

@@ -4,14 +4,14 @@ import dagster as dg
 
 from sensors.brief_upload import brief_upload_sensor
 from sensors.video_upload import upload_captions_job, video_upload_sensor
-from sparklio_pipelines.assets import brief, bundle, captions, copy, image, uploads, video
-from sparklio_pipelines.approvals import approve_copy_job
-from sparklio_pipelines.backends import build_resources
-from sparklio_pipelines.checks import ALL_CHECKS
-from sparklio_pipelines.executors import executor_resources, run_executor
-from sparklio_pipelines.jobs import campaign_job
-from sparklio_pipelines.launchpad import launch_campaign_job, launched_campaign_sensor
-from sparklio_pipelines.schedules import campaign_refresh_schedule
+from sparklio_pipelines.defs.assets import brief, bundle, captions, copy, image, uploads, video
+from sparklio_pipelines.campaigns.approvals import approve_copy_job
+from sparklio_pipelines.defs.resources import build_resources
+from sparklio_pipelines.defs.checks.legacy import ALL_CHECKS
+from sparklio_pipelines.defs.executors import executor_resources, run_executor
+from sparklio_pipelines.defs.jobs import campaign_job
+from sparklio_pipelines.defs.launchpad import launch_campaign_job, launched_campaign_sensor
+from sparklio_pipelines.defs.schedules import campaign_refresh_schedule
 
 defs = dg.Definitions(
     assets=dg.load_assets_from_modules([brief, copy, image, video, captions, bundle, uploads]),

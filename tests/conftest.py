@@ -23,7 +23,7 @@ def sparklio_home():
     for name in ("SPARKLIO_S3_ENDPOINT", "DATABASE_URL", "DAGSTER_HOME", "OLLAMA_HOST", "COMFYUI_URL"):
         os.environ.pop(name, None)
     # models are a cache, not state: share the repo's so each session does not re-assemble them
-    from sparklio_pipelines.settings import REPO_ROOT
+    from sparklio_common.settings import REPO_ROOT
 
     os.environ.setdefault("SPARKLIO_MODELS_DIR", str(REPO_ROOT / ".sparklio" / "models"))
     yield home

@@ -35,7 +35,7 @@ New-Item -ItemType Directory -Force -Path $env:DAGSTER_HOME | Out-Null
 $InstanceYaml = Join-Path $env:DAGSTER_HOME "dagster.yaml"
 if (-not (Test-Path $InstanceYaml)) { Copy-Item (Join-Path $Repo "dagster.yaml") $InstanceYaml }
 $Config = Join-Path $env:DAGSTER_HOME "sparklio-celery-worker-$Name.yaml"
-& $Python -m sparklio_pipelines.executors worker-config | Set-Content -Encoding ascii $Config
+& $Python -m sparklio_pipelines.defs.executors worker-config | Set-Content -Encoding ascii $Config
 if ($LASTEXITCODE -ne 0) { throw "could not write the worker config" }
 
 Set-Location $Repo

@@ -33,7 +33,7 @@ start_celery_worker() {
   mkdir -p "$DAGSTER_HOME"
   [ -f "$DAGSTER_HOME/dagster.yaml" ] || cp "$repo/dagster.yaml" "$DAGSTER_HOME/dagster.yaml"
   local config="$DAGSTER_HOME/sparklio-celery-worker-$name.yaml"
-  "$python" -m sparklio_pipelines.executors worker-config > "$config"
+  "$python" -m sparklio_pipelines.defs.executors worker-config > "$config"
 
   cd "$repo"
   echo "celery worker $name@$(hostname) on queue(s) $queues ($pool pool, concurrency $concurrency)" >&2

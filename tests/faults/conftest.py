@@ -14,15 +14,15 @@ import uuid
 
 import pytest
 
-from sparklio_pipelines.retries import RETRY_DELAY_ENV
+from sparklio_pipelines.defs.retries import RETRY_DELAY_ENV
 
 FAULT_RETRY_DELAY_S = "0.2"
 
-if "sparklio_pipelines.assets.common" not in sys.modules:
+if "sparklio_pipelines.defs.assets.common" not in sys.modules:
     _previous = os.environ.get(RETRY_DELAY_ENV)
     os.environ[RETRY_DELAY_ENV] = FAULT_RETRY_DELAY_S
     try:
-        import sparklio_pipelines.assets.common  # noqa: F401 - binds SERVICE_RETRY with the short delay
+        import sparklio_pipelines.defs.assets.common
     finally:
         if _previous is None:
             os.environ.pop(RETRY_DELAY_ENV, None)
@@ -61,7 +61,7 @@ def comfyui():
 @pytest.fixture()
 def product_env(monkeypatch, fault_s3, postgres_dsn, ollama, comfyui, request):
     """The variables production sets, pointing at this suite's servers; one bucket per scenario."""
-    from sparklio_pipelines.assets.common import SERVICE_RETRY
+    from sparklio_pipelines.defs.assets.common import SERVICE_RETRY
 
     bucket = f"faults-{request.node.name.removeprefix('test_').replace('_', '-')[:30]}-{uuid.uuid4().hex[:6]}"
     values = {

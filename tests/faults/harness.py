@@ -19,8 +19,8 @@ from pathlib import Path
 import dagster as dg
 
 from resources.object_store import TEMP_PREFIX
-from sparklio_pipelines.manifest import manifest_key
-from sparklio_pipelines.settings import REPO_ROOT
+from sparklio_pipelines.campaigns.manifest import manifest_key
+from sparklio_common.settings import REPO_ROOT
 
 SERVICE_CHAIN = ("brief", "copy", "image")  # the steps that call Ollama and ComfyUI
 FULL_CHAIN = ("brief", "copy", "image", "video", "captions", "campaign_bundle")
@@ -30,10 +30,10 @@ PARTITION_TAG = "dagster/partition"
 
 def fault_campaign_job() -> dg.JobDefinition:
     """The reconstructable target: product assets, product job, product resources (read from the env now)."""
-    from sparklio_pipelines.assets import brief, bundle, captions, copy, image, video
-    from sparklio_pipelines.backends import build_resources
-    from sparklio_pipelines.executors import run_executor
-    from sparklio_pipelines.jobs import campaign_job
+    from sparklio_pipelines.defs.assets import brief, bundle, captions, copy, image, video
+    from sparklio_pipelines.defs.resources import build_resources
+    from sparklio_pipelines.defs.executors import run_executor
+    from sparklio_pipelines.defs.jobs import campaign_job
 
     defs = dg.Definitions(
         assets=dg.load_assets_from_modules([brief, copy, image, video, captions, bundle]),
@@ -250,7 +250,7 @@ class ScenarioRecord:
         self.write()
 
     def summary(self) -> dict:
-        from sparklio_pipelines.assets.common import SERVICE_RETRY
+        from sparklio_pipelines.defs.assets.common import SERVICE_RETRY
 
         return {
             "scenario": self.scenario,

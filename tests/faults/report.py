@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from sparklio_pipelines.settings import REPO_ROOT
+from sparklio_common.settings import REPO_ROOT
 from tests.faults.harness import RESULTS_ENV, results_dir
 
 # The scenarios of test_fault_scenarios.py, in the order the table lists them.

@@ -8,12 +8,12 @@ from pydantic import PrivateAttr
 
 from resources.embeddings import MiniLMEmbedderResource
 from resources.llm import EmbeddedLLMResource
-from sparklio_pipelines.approvals import approve_variant
-from sparklio_pipelines.assets.copy import channel_key
-from sparklio_pipelines.brand_memory import approved_examples, near_duplicates, search
-from sparklio_pipelines.brief import parse_brief_data
-from sparklio_pipelines.campaigns import store_brief
-from sparklio_pipelines.copywriting import CopyDeck, generate_copy
+from sparklio_pipelines.campaigns.approvals import approve_variant
+from sparklio_pipelines.defs.assets.copy import channel_key
+from sparklio_pipelines.campaigns.brand_memory import approved_examples, near_duplicates, search
+from sparklio_pipelines.content.brief.schema import parse_brief_data
+from sparklio_pipelines.campaigns.briefs import store_brief
+from sparklio_pipelines.content.copy.writer import CopyDeck, generate_copy
 
 APPROVED_LINE = "Hanbit barley tea: roasted, nutty and calm, one warm cup at a time."
 BRIEF = {

@@ -6,10 +6,10 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from sparklio_pipelines.assets.brief import brief as brief_asset
-from sparklio_pipelines.campaigns import brief_input_key, submit_brief
-from sparklio_pipelines.manifest import manifest_key
-from sparklio_pipelines.partitions import CAMPAIGN_PARTITION_NAME
+from sparklio_pipelines.defs.assets.brief import brief as brief_asset
+from sparklio_pipelines.campaigns.briefs import brief_input_key, submit_brief
+from sparklio_pipelines.campaigns.manifest import manifest_key
+from sparklio_pipelines.defs.partitions import CAMPAIGN_PARTITION_NAME
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "briefs"
 

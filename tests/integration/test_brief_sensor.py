@@ -34,7 +34,7 @@ class Ticker:
 
     def run(self, result: dg.SensorResult) -> None:
         """Stand in for the requested runs' `brief` step: it records the brief in Postgres."""
-        from sparklio_pipelines.assets.brief import brief
+        from sparklio_pipelines.defs.assets.brief import brief
 
         for request in result.run_requests:
             done = dg.materialize([brief], partition_key=request.partition_key, instance=self.instance,

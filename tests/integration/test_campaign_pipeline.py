@@ -12,14 +12,14 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from sparklio_pipelines.assets import brief, bundle, captions, copy, image, video
-from sparklio_pipelines.backends import build_resources
-from sparklio_pipelines.campaigns import submit_brief
-from sparklio_pipelines.checks import ALL_CHECKS
-from sparklio_pipelines.copywriting import CopyDeck, limit_problems
-from sparklio_pipelines.creatives import CREATIVE_SIZES
-from sparklio_pipelines.manifest import manifest_key
-from sparklio_pipelines.media import probe, summarize
+from sparklio_pipelines.defs.assets import brief, bundle, captions, copy, image, video
+from sparklio_pipelines.defs.resources import build_resources
+from sparklio_pipelines.campaigns.briefs import submit_brief
+from sparklio_pipelines.defs.checks.legacy import ALL_CHECKS
+from sparklio_pipelines.content.copy.writer import CopyDeck, limit_problems
+from sparklio_pipelines.content.creative.composition import CREATIVE_SIZES
+from sparklio_pipelines.campaigns.manifest import manifest_key
+from sparklio_pipelines.content.media import probe, summarize
 
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "briefs" / "hanbit-tea-ko.yaml"

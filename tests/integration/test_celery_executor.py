@@ -23,7 +23,7 @@ import dagster as dg
 import pytest
 import yaml
 
-from sparklio_pipelines.executors import CPU_QUEUE, GPU_QUEUE, IO_MANAGER_PREFIX
+from sparklio_pipelines.defs.executors import CPU_QUEUE, GPU_QUEUE, IO_MANAGER_PREFIX
 from tests.support.briefs import EXAMPLE, sample_brief
 from tests.support.redis_server import RedisServer
 from tests.support.topology import (
@@ -61,7 +61,7 @@ def test_gpu_pool_steps_route_to_the_gpu_queue_and_the_rest_to_cpu():
     from dagster_celery.tags import DAGSTER_CELERY_QUEUE_TAG
 
     from sparklio_pipelines.definitions import defs
-    from sparklio_pipelines.executors import CELERY_SETTINGS, route_by_pool
+    from sparklio_pipelines.defs.executors import CELERY_SETTINGS, route_by_pool
 
     for job_name, gpu_steps in (("campaign_job", GPU_ASSETS), ("upload_captions_job", {"uploaded_video_captions"})):
         plan = route_by_pool(create_execution_plan(defs.resolve_job_def(job_name)))
@@ -76,7 +76,7 @@ def test_worker_config_is_valid_celery_executor_config(monkeypatch):
     from dagster_celery.cli import get_validated_config
 
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6390/2")
-    out = subprocess.run([sys.executable, "-m", "sparklio_pipelines.executors", "worker-config"],
+    out = subprocess.run([sys.executable, "-m", "sparklio_pipelines.defs.executors", "worker-config"],
                          capture_output=True, text=True, check=True, cwd=REPO_ROOT)
     assert "6390" not in out.stdout  # the URL (and any password in it) is read from the env, not written out
     path = Path(os.environ["SPARKLIO_HOME"]) / "celery-worker.yaml"
@@ -88,7 +88,7 @@ def test_worker_config_is_valid_celery_executor_config(monkeypatch):
 
 
 def test_celery_selection_is_checked(monkeypatch):
-    from sparklio_pipelines.executors import celery_selected, run_executor
+    from sparklio_pipelines.defs.executors import celery_selected, run_executor
 
     for name in ("SPARKLIO_EXECUTOR", "REDIS_URL", "SPARKLIO_S3_ENDPOINT"):
         monkeypatch.delenv(name, raising=False)
@@ -233,7 +233,7 @@ def step_events(instance, run_id: str, event_type) -> list:
 def campaign_run(cluster, postgres_dsn):
     from resources.database import CampaignDatabaseResource
     from resources.object_store import S3ObjectStoreResource
-    from sparklio_pipelines.campaigns import submit_brief
+    from sparklio_pipelines.campaigns.briefs import submit_brief
     from tests.support.fake_comfyui import FakeComfyUI
     from tests.support.fake_ollama import FakeOllama
 
@@ -346,7 +346,7 @@ def test_killed_gpu_attempt_was_retried_on_the_new_worker(campaign_run):
 
 
 def test_outputs_went_through_s3_and_the_campaign_is_complete(campaign_run):
-    from sparklio_pipelines.manifest import manifest_key
+    from sparklio_pipelines.campaigns.manifest import manifest_key
 
     store, campaign_id = campaign_run["store"], campaign_run["campaign_id"]
     handed_over = {o.key for o in store.list(f"{IO_MANAGER_PREFIX}/")}

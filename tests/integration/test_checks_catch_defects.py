@@ -10,14 +10,14 @@ from PIL import Image, ImageDraw
 
 from resources.database import OutputRecord
 from resources.embeddings import MiniLMEmbedderResource
-from sparklio_pipelines import checks
-from sparklio_pipelines.assets.copy import deck_key
-from sparklio_pipelines.assets.image import layouts_key
-from sparklio_pipelines.brief import parse_brief_data
-from sparklio_pipelines.campaigns import store_brief
-from sparklio_pipelines.fonts import find_font
-from sparklio_pipelines.keys import campaign_key
-from sparklio_pipelines.media import ffmpeg_bin
+from sparklio_pipelines.defs.checks import legacy as checks
+from sparklio_pipelines.defs.assets.copy import deck_key
+from sparklio_pipelines.defs.assets.image import layouts_key
+from sparklio_pipelines.content.brief.schema import parse_brief_data
+from sparklio_pipelines.campaigns.briefs import store_brief
+from sparklio_pipelines.content.fonts import find_font
+from sparklio_common.keys import campaign_key
+from sparklio_pipelines.content.media import ffmpeg_bin
 
 BRIEF = {
     "product": "한빛 보리차", "audience": "직장인", "key_messages": ["고소한 맛"], "tone": "따뜻한",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sparklio_pipelines.settings import REPO_ROOT
+from sparklio_common.settings import REPO_ROOT
 from tests.support.briefs import sample_brief
 
 SPARKLIO = str(Path(sys.executable).with_name("sparklio"))

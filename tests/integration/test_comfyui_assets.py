@@ -19,13 +19,13 @@ from PIL import Image, ImageDraw
 from resources.comfyui import ComfyUIImageResource
 from resources.image_generation import ProceduralArtResource
 from resources.speech import LocalSpeechResource
-from sparklio_pipelines.assets.image import image as image_asset
-from sparklio_pipelines.assets.video import video as video_asset
-from sparklio_pipelines.brief import BriefError, parse_brief_data
-from sparklio_pipelines.campaigns import store_brief
-from sparklio_pipelines.creatives import CREATIVE_SIZES
-from sparklio_pipelines.media import ffmpeg_bin, probe, summarize
-from sparklio_pipelines.partitions import CAMPAIGN_PARTITION_NAME
+from sparklio_pipelines.defs.assets.image import image as image_asset
+from sparklio_pipelines.defs.assets.video import video as video_asset
+from sparklio_pipelines.content.brief.schema import BriefError, parse_brief_data
+from sparklio_pipelines.campaigns.briefs import store_brief
+from sparklio_pipelines.content.creative.composition import CREATIVE_SIZES
+from sparklio_pipelines.content.media import ffmpeg_bin, probe, summarize
+from sparklio_pipelines.defs.partitions import CAMPAIGN_PARTITION_NAME
 from tests.support.fake_comfyui import FakeComfyUI
 
 ART_NAMES = [*CREATIVE_SIZES, "story-1", "story-2", "story-3"]
@@ -264,7 +264,7 @@ def test_video_first_slide_is_an_animatediff_clip_and_the_model_is_freed(fake, c
     # The video checks judge the finished video, not the 2 s clip stored beside it.
     from types import SimpleNamespace
 
-    from sparklio_pipelines.checks import CHECK_LOGIC
+    from sparklio_pipelines.defs.checks.legacy import CHECK_LOGIC
 
     res = SimpleNamespace(object_store=local_store, campaign_db=campaign_db, run_id="test")
     for name in ("video_format", "video_loudness"):

@@ -23,7 +23,7 @@ from resources.comfyui_workflows import (
     bundled_workflows_dir,
     load_workflows,
 )
-from resources.errors import PermanentServiceError, TransientServiceError
+from sparklio_common.errors import PermanentServiceError, TransientServiceError
 from tests.support.fake_comfyui import FakeComfyUI
 
 PALETTE = ["#14213D", "#FCA311", "#E5E5E5"]
@@ -334,7 +334,7 @@ def test_product_shot_keeps_the_photo_through_canny_controlnet(fake):
 
 
 def test_animate_clip_returns_the_encoded_video(fake, tmp_path):
-    from sparklio_pipelines.media import probe
+    from sparklio_pipelines.content.media import probe
 
     clip = make_resource(fake).animate_clip("steam rising from coffee", seed=2, frames=12, frame_rate=8)
     assert clip.content_type == "video/mp4" and clip.filename.endswith(".mp4")
@@ -359,7 +359,7 @@ def test_backends_select_comfyui_when_its_url_is_set(fake, monkeypatch):
     from dagster import build_resources
 
     from resources.image_generation import ProceduralArtResource
-    from sparklio_pipelines.backends import image_generator_resource
+    from sparklio_pipelines.defs.resources import image_generator_resource
 
     assert isinstance(image_generator_resource(), ProceduralArtResource)
     monkeypatch.setenv("COMFYUI_URL", fake.url)

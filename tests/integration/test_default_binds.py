@@ -244,7 +244,7 @@ def test_presigned_urls_carry_an_expiry(s3_store):
     default = expiry_seconds(s3_store.url("campaigns/presign/x.txt"))
     assert 3500 <= default <= 3600  # an hour by default
     assert 50 <= expiry_seconds(s3_store.url("campaigns/presign/x.txt", expires_s=60)) <= 60
-    from sparklio_pipelines.assets import bundle
+    from sparklio_pipelines.defs.assets import bundle
 
     source = inspect.getsource(bundle)
     for match in re.finditer(r"expires_s=([^)]+)\)", source):  # the longest link Sparklio hands out

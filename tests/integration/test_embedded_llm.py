@@ -11,8 +11,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
 
 from resources.llm import EmbeddedLLMResource, LLMOutputError, default_gguf_path  # noqa: E402
-from sparklio_pipelines.brief import load_brief  # noqa: E402
-from sparklio_pipelines.copywriting import generate_copy, limit_problems  # noqa: E402
+from sparklio_pipelines.content.brief.schema import load_brief
+from sparklio_pipelines.content.copy.writer import generate_copy, limit_problems
 
 BRIEFS = Path(__file__).resolve().parents[2] / "examples" / "briefs"
 

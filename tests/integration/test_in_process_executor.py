@@ -15,8 +15,11 @@ import pytest
 from dagster._core.execution.plan.instance_concurrency_context import InstanceConcurrencyContext
 from dagster._core.test_utils import instance_for_test
 
-from sparklio_pipelines.in_process_executor import (
-    DEFAULT_POOL_POLL_S, PoolAwareInProcessExecutor, PromptPoolClaims, pool_poll_seconds,
+from sparklio_pipelines.defs.dagster_compat import (
+    DEFAULT_POOL_POLL_S,
+    PoolAwareInProcessExecutor,
+    PromptPoolClaims,
+    pool_poll_seconds,
 )
 from tests.support import pool_jobs
 

@@ -5,7 +5,7 @@ import hashlib
 import pytest
 
 from resources.object_store import TEMP_PREFIX, ObjectStoreError
-from sparklio_pipelines.keys import UnsafeKeyError
+from sparklio_common.keys import UnsafeKeyError
 
 
 def test_put_get_exists_head(any_store):

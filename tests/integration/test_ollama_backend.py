@@ -10,7 +10,7 @@ import httpx
 import jsonschema
 import pytest
 
-from resources.errors import PermanentServiceError, TransientServiceError
+from sparklio_common.errors import PermanentServiceError, TransientServiceError
 from resources.llm import EmbeddedLLMResource, LLMCall, LLMError, LLMOutputError
 from resources.ollama_llm import (
     OllamaLLMResource,
@@ -267,7 +267,7 @@ def test_malformed_reply_body_is_transient(fake, llm):
 
 
 def test_ollama_host_selects_the_ollama_backend(fake, monkeypatch):
-    from sparklio_pipelines.backends import llm_resource
+    from sparklio_pipelines.defs.resources import llm_resource
 
     monkeypatch.setenv("OLLAMA_HOST", fake.url)
     monkeypatch.setenv("SPARKLIO_OLLAMA_FINAL_MODEL", DRAFT)

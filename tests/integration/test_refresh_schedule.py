@@ -4,8 +4,8 @@ import datetime as dt
 
 import dagster as dg
 
-from sparklio_pipelines.brief import parse_brief_data
-from sparklio_pipelines.schedules import campaign_refresh_schedule
+from sparklio_pipelines.content.brief.schema import parse_brief_data
+from sparklio_pipelines.defs.schedules import campaign_refresh_schedule
 
 BASE = {
     "product": "Tea", "audience": "Everyone", "key_messages": ["Nutty"], "tone": "warm",

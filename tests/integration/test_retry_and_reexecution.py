@@ -15,14 +15,15 @@ import pytest
 
 from resources.database import CampaignDatabaseResource, DatabaseRejected
 from resources.object_store import ObjectStoreResource, ObjectStoreUnavailable, S3ObjectStoreResource
-from sparklio_pipelines.assets.brief import brief as brief_asset
-from sparklio_pipelines.assets.common import CAMPAIGN_GROUP, SERVICE_RETRY, publish
-from sparklio_pipelines.brief import BriefError
-from sparklio_pipelines.campaigns import submit_brief
-from sparklio_pipelines.keys import campaign_key
-from sparklio_pipelines.manifest import fingerprint, manifest_key, output_record
-from sparklio_pipelines.partitions import CAMPAIGN_PARTITION_NAME, campaign_partitions
-from sparklio_pipelines.retries import is_transient, retry_transient_only, service_step
+from sparklio_pipelines.defs.assets.brief import brief as brief_asset
+from sparklio_pipelines.defs.assets.common import CAMPAIGN_GROUP, SERVICE_RETRY, publish
+from sparklio_pipelines.content.brief.schema import BriefError
+from sparklio_pipelines.campaigns.briefs import submit_brief
+from sparklio_common.keys import campaign_key
+from sparklio_pipelines.campaigns.manifest import fingerprint, manifest_key, output_record
+from sparklio_pipelines.defs.partitions import CAMPAIGN_PARTITION_NAME, campaign_partitions
+from sparklio_common.errors import is_transient
+from sparklio_pipelines.defs.retries import retry_transient_only, service_step
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "briefs"
 # The product policy (3 retries, exponential backoff, jitter) with a delay short enough for a test.

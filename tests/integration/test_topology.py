@@ -39,7 +39,7 @@ RUN_TIMEOUT_S = 900
 def deployment(tmp_path_factory, postgres_dsn, seaweed):
     from resources.database import CampaignDatabaseResource
     from resources.object_store import S3ObjectStoreResource
-    from sparklio_pipelines.campaigns import submit_brief
+    from sparklio_pipelines.campaigns.briefs import submit_brief
     from tests.support.fake_comfyui import FakeComfyUI
     from tests.support.fake_ollama import FakeOllama
 
@@ -140,7 +140,7 @@ def test_run_state_stays_on_the_desktop(deployment):
 def test_outputs_landed_in_s3_and_postgres(deployment):
     import json
 
-    from sparklio_pipelines.manifest import manifest_key
+    from sparklio_pipelines.campaigns.manifest import manifest_key
 
     store, db = deployment["store"], deployment["db"]
     for run_id, campaign_id in deployment["campaigns"].items():

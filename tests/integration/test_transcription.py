@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 from resources.transcription import TranscriberResource, TranscriptionError, Word, WhisperTranscriberResource
-from sparklio_pipelines.media import ffmpeg_bin, probe, summarize
-from sparklio_pipelines.subtitles import (
+from sparklio_pipelines.content.media import ffmpeg_bin, probe, summarize
+from sparklio_pipelines.content.captions.cues import (
     align_to_script,
     build_cues,
     burn_in,

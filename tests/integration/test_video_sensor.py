@@ -6,7 +6,7 @@ from pathlib import Path
 import dagster as dg
 
 from sensors.video_upload import VIDEO_INBOX, video_upload_sensor
-from sparklio_pipelines.media import ffmpeg_bin
+from sparklio_pipelines.content.media import ffmpeg_bin
 
 
 def make_video(path: Path, *, speech: str | None, seconds: float = 4.0) -> Path:
@@ -63,7 +63,7 @@ def test_long_video_is_refused_by_duration(local_store, tmp_path, monkeypatch):
 
 def test_real_video_with_speech_gets_captions(s3_store, tmp_path):
     from resources.transcription import WhisperTranscriberResource
-    from sparklio_pipelines.assets.uploads import uploaded_video_captions
+    from sparklio_pipelines.defs.assets.uploads import uploaded_video_captions
 
     video = make_video(tmp_path / "our new tea.mp4", speech="Our new barley tea is nutty, warm and caffeine free.",
                        seconds=5)

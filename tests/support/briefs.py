@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sparklio_pipelines.settings import REPO_ROOT
+from sparklio_common.settings import REPO_ROOT
 
 EXAMPLE = REPO_ROOT / "examples" / "briefs" / "glow-serum-en.yaml"
 EXAMPLE_ID = "campaign_id: glow-serum-launch"

@@ -2,8 +2,8 @@
 
 import pytest
 
-from sparklio_pipelines.brand_kits import kit_from_data, load_brand_kit
-from sparklio_pipelines.brief import BriefError, parse_brief_data
+from sparklio_pipelines.content.brief.brand_kits import kit_from_data, load_brand_kit
+from sparklio_pipelines.content.brief.schema import BriefError, parse_brief_data
 
 BRIEF = {
     "campaign_id": "kit-test", "product": "Tea", "audience": "All", "key_messages": ["Nutty"], "tone": "warm",

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from sparklio_pipelines.brief import BriefError, load_brief, parse_brief_bytes
-from sparklio_pipelines.copywriting import generate_copy
+from sparklio_pipelines.content.brief.schema import BriefError, load_brief, parse_brief_bytes
+from sparklio_pipelines.content.copy.writer import generate_copy
 from tests.unit.test_copywriting import canned
 
 BRIEFS = Path(__file__).resolve().parents[2] / "examples" / "briefs"

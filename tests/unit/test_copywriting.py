@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from resources.llm import LLMCall, LLMOutputError, LLMResource
-from sparklio_pipelines.brief import load_brief
-from sparklio_pipelines.channels import channel_limits, word_count
-from sparklio_pipelines.copywriting import (
+from sparklio_pipelines.content.brief.schema import load_brief
+from sparklio_pipelines.content.channels import channel_limits, word_count
+from sparklio_pipelines.content.copy.writer import (
     CopyDeck,
     CopyError,
     XVariant,
@@ -228,7 +228,7 @@ def test_deck_round_trips_through_json():
 
 def test_replies_that_invent_figures_or_loop_are_refused():
     """A small model makes up numbers ("150g", "10% more energy") and loops on a phrase; neither is stored."""
-    from sparklio_pipelines.copywriting import figures
+    from sparklio_pipelines.content.copy.writer import figures
 
     brief = load_brief(BRIEFS / "glow-serum-en.yaml").model_copy(update={"channels": ["x", "linkedin", "shorts"]})
     llm = canned(**{
@@ -247,7 +247,7 @@ def test_replies_that_invent_figures_or_loop_are_refused():
 
 
 def test_repeated_phrase_spares_names_and_catches_loops():
-    from sparklio_pipelines.copywriting import repeated_phrase
+    from sparklio_pipelines.content.copy.writer import repeated_phrase
 
     names = ["한빛 유기농 보리차", "한빛"]
     assert repeated_phrase("20대 직장인, 20대 직장인, 20대 직장인.", "ko", names) == "20대 직장인"

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image, ImageDraw
 
 from resources.image_generation import ArtResult, ImageGenerationError, ProceduralArtResource
-from sparklio_pipelines.brief import CHANNELS, BrandKit
-from sparklio_pipelines.creatives import (
+from sparklio_pipelines.content.brief.schema import CHANNELS, BrandKit
+from sparklio_pipelines.content.creative.composition import (
     CHANNEL_SIZES,
     CREATIVE_SIZES,
     CreativeError,

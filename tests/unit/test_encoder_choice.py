@@ -2,8 +2,8 @@
 
 import pytest
 
-from sparklio_pipelines import media
-from sparklio_pipelines.video_render import _encoder_args
+from sparklio_pipelines.content import media
+from sparklio_pipelines.content.video.render import _encoder_args
 
 
 @pytest.fixture(autouse=True)

@@ -2,7 +2,7 @@
 
 import pytest
 
-from sparklio_pipelines.keys import UnsafeKeyError, campaign_key, join_key, sanitize_name, validate_key
+from sparklio_common.keys import UnsafeKeyError, campaign_key, join_key, sanitize_name, validate_key
 
 
 @pytest.mark.parametrize(

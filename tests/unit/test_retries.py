@@ -12,13 +12,14 @@ import pytest
 import requests
 
 from resources.database import CampaignDatabaseResource, DatabaseError, DatabaseUnavailable
-from resources.errors import PermanentServiceError, TransientServiceError
+from sparklio_common.errors import PermanentServiceError, TransientServiceError
 from resources.llm import LLMOutputError
 from resources.object_store import ObjectStoreError, ObjectStoreUnavailable, S3ObjectStoreResource
-from sparklio_pipelines.brief import BriefError
-from sparklio_pipelines.copywriting import CopyError
-from sparklio_pipelines.keys import UnsafeKeyError
-from sparklio_pipelines.retries import RETRY_DELAY_ENV, is_transient, retry_delay_seconds, service_step
+from sparklio_pipelines.content.brief.schema import BriefError
+from sparklio_pipelines.content.copy.writer import CopyError
+from sparklio_common.keys import UnsafeKeyError
+from sparklio_pipelines.defs.retries import RETRY_DELAY_ENV, retry_delay_seconds, service_step
+from sparklio_common.errors import is_transient
 
 
 def client_error(status: int, code: str) -> boto.ClientError:
@@ -179,7 +180,7 @@ def test_permanent_error_becomes_failure_without_retries_and_names_the_fields():
     assert failure.description.startswith("brief failed and will not be retried (BriefError)")
     assert "product: is required" in failure.description
     assert failure.metadata["retryable"].value is False
-    assert failure.metadata["error_type"].value == "sparklio_pipelines.brief.BriefError"
+    assert failure.metadata["error_type"].value == "sparklio_pipelines.content.brief.schema.BriefError"
     assert [p["field"] for p in failure.metadata["problems"].value] == ["product", "languages[0]"]
     assert isinstance(failure.__cause__, BriefError)
 
@@ -224,8 +225,8 @@ def test_retry_delay_comes_from_the_environment(monkeypatch):
 
 
 def test_service_assets_keep_the_retry_policy():
-    from sparklio_pipelines.assets import brief, bundle, captions, copy, image, uploads, video
-    from sparklio_pipelines.assets.common import SERVICE_RETRY
+    from sparklio_pipelines.defs.assets import brief, bundle, captions, copy, image, uploads, video
+    from sparklio_pipelines.defs.assets.common import SERVICE_RETRY
 
     assets = [brief.brief, copy.copy, image.image, video.video, captions.captions, bundle.campaign_bundle,
               uploads.uploaded_video_captions]

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from resources.transcription import Word
-from sparklio_pipelines.subtitles import (
+from sparklio_pipelines.content.captions.cues import (
     Cue,
     align_to_script,
     build_cues,

@@ -16,9 +16,9 @@ import pytest
 from PIL import Image, ImageDraw
 
 from resources.speech import LocalSpeechResource, SpeechError, SpeechResult
-from sparklio_pipelines.fonts import find_font
-from sparklio_pipelines.media import MediaError, ffmpeg_bin, probe, summarize
-from sparklio_pipelines.video_render import (
+from sparklio_pipelines.content.fonts import find_font
+from sparklio_pipelines.content.media import MediaError, ffmpeg_bin, probe, summarize
+from sparklio_pipelines.content.video.render import (
     FPS,
     HEIGHT,
     WIDTH,

@@ -1,0 +1,97 @@
+"""Caption one video: transcribe, align to the known script, write SRT/VTT/ASS/word JSON, burn in.
+
+Used by the `captions` asset and by captioning of uploaded videos.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from resources.transcription import TranscriberResource
+from sparklio_pipelines.content.fonts import DEFAULT_FAMILY, find_font
+from sparklio_pipelines.content.captions.cues import (
+    align_to_script,
+    build_cues,
+    burn_in,
+    cue_problems,
+    speech_coverage,
+    to_ass,
+    to_srt,
+    to_vtt,
+    word_error_rate,
+    words_json,
+)
+
+
+@dataclass
+class CaptionResult:
+    files: dict[str, Path]  # srt, vtt, ass, words, burned
+    transcript_text: str
+    caption_text: str
+    coverage: float
+    wer_vs_script: float | None
+    cue_count: int
+    problems: list[str] = field(default_factory=list)
+    transcribe_seconds: float = 0.0
+    burn_seconds: float = 0.0
+    model: str = ""
+
+
+def caption_video(
+    video: Path,
+    work: Path,
+    *,
+    transcriber: TranscriberResource,
+    language: str | None,
+    script: str | None = None,
+    hotwords: list[str] | None = None,
+    font_family: str = DEFAULT_FAMILY,
+    primary_hex: str = "#FFFFFF",
+    highlight_hex: str = "#F4B942",
+) -> CaptionResult:
+    """Everything a captioned deliverable needs, written into `work`."""
+    # the known script is the best prompt: whisper base needs it for Korean TTS speech
+    prompt = script or ", ".join(hotwords or []) or None
+    try:
+        # with the script as prompt, hotwords add nothing and make whisper loop on Korean speech
+        transcript = transcriber.transcribe(
+            video, language=language, hotwords=None if script else hotwords, initial_prompt=prompt
+        )
+    finally:
+        transcriber.release()  # the next GPU step gets the memory
+    language = language or transcript.language
+    words = align_to_script(transcript.words, script, language) if script else transcript.words
+    cues = build_cues(words, language)
+    font_file = find_font(font_family)
+    family = font_family if not font_family.lower().endswith((".ttf", ".otf", ".ttc")) else DEFAULT_FAMILY
+    files = {
+        "srt": work / "captions.srt",
+        "vtt": work / "captions.vtt",
+        "ass": work / "captions.ass",
+        "words": work / "words.json",
+        "burned": work / "captioned.mp4",
+    }
+    files["srt"].write_text(to_srt(cues), encoding="utf-8")
+    files["vtt"].write_text(to_vtt(cues), encoding="utf-8")
+    files["ass"].write_text(
+        to_ass(cues, font_name=family, primary=primary_hex, highlight=highlight_hex), encoding="utf-8"
+    )
+    files["words"].write_text(words_json(words), encoding="utf-8")
+    started = time.perf_counter()
+    burn_in(video, files["ass"], files["burned"], fonts_dir=font_file.parent)
+    burn_seconds = time.perf_counter() - started
+    caption_text = " ".join(" ".join(cue.lines) for cue in cues)
+    return CaptionResult(
+        files=files,
+        transcript_text=transcript.text,
+        caption_text=caption_text,
+        coverage=speech_coverage(transcript.words, cues),
+        wer_vs_script=word_error_rate(script, caption_text, language) if script else None,
+        cue_count=len(cues),
+        problems=cue_problems(cues, language),
+        transcribe_seconds=transcript.seconds,
+        burn_seconds=burn_seconds,
+        model=transcript.model,
+    )

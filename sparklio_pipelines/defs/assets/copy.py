@@ -1,0 +1,112 @@
+"""`copy`: per-channel, per-language copy with A/B variants, every channel limit enforced."""
+
+import json
+
+import dagster as dg
+
+from resources.database import CampaignDatabaseResource
+from resources.embeddings import EmbedderResource
+from resources.llm import LLMResource
+from resources.object_store import ObjectStoreResource
+from sparklio_pipelines.defs.assets.common import (
+    CAMPAIGN_GROUP,
+    SERVICE_RETRY,
+    cached_metadata,
+    find_cached,
+    publish,
+)
+from sparklio_pipelines.campaigns.brand_memory import approved_examples
+from sparklio_pipelines.content.brief.schema import Brief
+from sparklio_pipelines.content.copy.writer import CopyDeck, generate_copy, limit_problems
+from sparklio_common.keys import campaign_key
+from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
+from sparklio_pipelines.defs.partitions import campaign_partitions
+from sparklio_pipelines.defs.retries import retry_transient_only
+
+COPY_SEED_TAG = "sparklio/copy_seed"  # the refresh schedule sets a new one for fresh A/B variants
+VARIANTS_PER_CHANNEL = 2
+
+
+def deck_key(campaign_id: str) -> str:
+    return campaign_key(campaign_id, "copy", "deck.json")
+
+
+def channel_key(campaign_id: str, language: str, channel: str) -> str:
+    return campaign_key(campaign_id, "copy", language, f"{channel}.json")
+
+
+def copy_markdown(deck: CopyDeck) -> str:
+    """The copy itself, readable in the asset's metadata panel."""
+    lines = []
+    for language, channels in deck.languages.items():
+        lines.append(f"### {language}")
+        for channel, variants in channels.items():
+            for variant in variants:
+                body = {k: v for k, v in variant.model_dump().items() if k not in ("channel", "variant")}
+                text = " / ".join(" ".join(v) if isinstance(v, list) else str(v) for v in body.values())
+                lines.append(f"- **{channel} {variant.variant}**: {text}")
+    return "\n".join(lines)
+
+
+@dg.asset(
+    partitions_def=campaign_partitions,
+    group_name=CAMPAIGN_GROUP,
+    kinds={"json"},
+    pool="gpu",
+    retry_policy=SERVICE_RETRY,
+    description="Channel copy (Instagram, X, LinkedIn, email, shorts script) in each brief language, A/B variants.",
+)
+@retry_transient_only
+def copy(
+    context: dg.AssetExecutionContext,
+    brief: dict,
+    llm: LLMResource,
+    embedder: EmbedderResource,
+    object_store: ObjectStoreResource,
+    campaign_db: CampaignDatabaseResource,
+) -> dg.Output[dict]:
+    parsed = Brief.model_validate(brief)
+    campaign_id = context.partition_key
+    seed = int(context.run.tags.get(COPY_SEED_TAG, "0"))
+    examples = approved_examples(parsed, campaign_db, embedder)  # brand memory: approved lines as few-shot
+    inputs = fingerprint(parsed.canonical_json(), seed, llm.model_label, VARIANTS_PER_CHANNEL, examples)
+
+    cached = find_cached(context, object_store, campaign_db, "copy", inputs)
+    if cached is not None:
+        deck = CopyDeck.model_validate_json(object_store.get_bytes(deck_key(campaign_id)))
+        return dg.Output(deck.model_dump(mode="json"), metadata={
+            **cached_metadata(object_store, cached, campaign_id), "copy": dg.MetadataValue.md(copy_markdown(deck)),
+        })
+
+    try:
+        deck = generate_copy(parsed, llm, variants=VARIANTS_PER_CHANNEL, seed=seed, approved_examples=examples,
+                             log=context.log.info)
+    finally:
+        llm.release()  # give the model's memory back before the next GPU step
+    problems = limit_problems(deck)
+    if problems:  # the generator trims; this is the last guard before anything is stored
+        raise dg.Failure(description="Copy exceeds channel limits", metadata={"problems": problems}, allow_retries=False)
+
+    records = []
+    for language, channels in deck.languages.items():
+        for channel, variants in channels.items():
+            body = json.dumps([v.model_dump(mode="json") for v in variants], ensure_ascii=False, indent=2)
+            stored = object_store.put_bytes(channel_key(campaign_id, language, channel), body.encode(), "application/json")
+            records.append(output_record(stored, "copy", language=language, channel=channel))
+    stored = object_store.put_bytes(deck_key(campaign_id), deck.model_dump_json(indent=2).encode(), "application/json")
+    records.append(output_record(stored, "copy"))
+
+    calls = deck.calls
+    metadata = publish(context, object_store, campaign_db, "copy", records, inputs)
+    metadata.update({
+        "copy": dg.MetadataValue.md(copy_markdown(deck)),
+        "model": deck.model,
+        "seed": seed,
+        "few_shot_examples": dg.MetadataValue.json(examples),
+        "llm_calls": len(calls),
+        "prompt_tokens": sum(c.prompt_tokens for c in calls),
+        "output_tokens": sum(c.output_tokens for c in calls),
+        "model_seconds": deck.total_seconds,
+        "calls": dg.MetadataValue.json([c.model_dump() for c in calls]),
+    })
+    return dg.Output(deck.model_dump(mode="json"), metadata=metadata)
