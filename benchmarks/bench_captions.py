@@ -24,7 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from resources.transcription import WhisperTranscriberResource  # noqa: E402
-from sparklio_pipelines.content.captions.cues import align_to_script, word_error_rate
+from sparklio_pipelines.content.captions.alignment import align_to_script
+from sparklio_pipelines.content.captions.metrics import word_error_rate
 
 PHRASES = [
     "Meet Lumi Glow, the vitamin C serum made for busy mornings.",

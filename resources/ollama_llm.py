@@ -27,7 +27,8 @@ from sparklio_common.errors import (
     TransientServiceError,
     is_transient_status,
 )
-from resources.llm import LLMCall, LLMError, LLMResource
+from sparklio_common.model_io import LLMCall
+from resources.llm import LLMError, LLMResource
 
 log = logging.getLogger(__name__)
 

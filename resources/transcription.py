@@ -17,13 +17,13 @@ import re
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dagster import ConfigurableResource
 from pydantic import PrivateAttr
 
+from sparklio_common.model_io import Transcript, Word
 from sparklio_common.settings import models_dir
 
 WHISPER_BASE_DIRNAME = "whisper-base"
@@ -41,24 +41,6 @@ VOCABULARY_FILES = ("vocabulary.json", "vocabulary.txt")
 
 class TranscriptionError(RuntimeError):
     """Speech could not be transcribed: missing/unreadable media or a missing model."""
-
-
-@dataclass
-class Word:
-    text: str
-    start: float
-    end: float
-    probability: float
-
-
-@dataclass
-class Transcript:
-    words: list[Word]
-    text: str
-    language: str
-    duration_s: float  # length of the media
-    seconds: float  # wall time spent transcribing
-    model: str
 
 
 # --- model assembly -------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from sparklio_pipelines.defs.assets.copy import channel_key
 from sparklio_pipelines.campaigns.brand_memory import approve
 from sparklio_pipelines.content.brief.schema import Brief
 from sparklio_pipelines.campaigns.briefs import brief_input_key
-from sparklio_pipelines.content.copy.writer import CopyDeck
+from sparklio_pipelines.content.copy.schemas import CopyDeck
 
 
 class ApprovalError(ValueError):

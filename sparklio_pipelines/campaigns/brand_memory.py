@@ -9,7 +9,7 @@ from __future__ import annotations
 from resources.database import CampaignDatabaseResource
 from resources.embeddings import EmbedderResource
 from sparklio_pipelines.content.brief.schema import Brief
-from sparklio_pipelines.content.copy.writer import CopyDeck
+from sparklio_pipelines.content.copy.schemas import CopyDeck
 from sparklio_pipelines.content.quality import main_text
 
 APPROVED = "approved_copy"

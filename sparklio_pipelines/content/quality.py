@@ -11,21 +11,18 @@ import subprocess
 from pathlib import Path
 
 from sparklio_pipelines.content.brief.schema import Brief
-from sparklio_pipelines.content.copy.writer import (
+from sparklio_pipelines.content.copy.schemas import (
     CopyDeck,
     EmailVariant,
     InstagramVariant,
     LinkedInVariant,
     ShortsVariant,
     XVariant,
-    find_banned,
-    limit_problems,
-    missing_terms,
 )
+from sparklio_pipelines.content.copy.limits import find_banned, limit_problems, missing_terms
 from sparklio_pipelines.content.media import MediaError, ffmpeg_bin
+from sparklio_pipelines.content.text import hangul_ratio
 
-HANGUL = re.compile(r"[\uac00-\ud7a3\u3131-\u318e]")
-LETTER = re.compile(r"[^\W\d_]", re.UNICODE)
 KO_MIN_HANGUL_RATIO = 0.5  # Korean copy may quote Latin brand names, but most letters are Hangul
 EN_MAX_HANGUL_RATIO = 0.35  # English copy may name a Korean product
 LOUDNESS_RANGE_LUFS = (-20.0, -12.0)  # around the -14/-16 LUFS that social platforms normalise to
@@ -92,11 +89,6 @@ def hashtag_problems(deck: CopyDeck, limit: int = 30) -> list[str]:
         if len(tags) > limit:
             problems.append(f"{language}/{channel}/{variant.variant}: {len(tags)} hashtags, limit {limit}")
     return problems
-
-
-def hangul_ratio(text: str) -> float:
-    letters = LETTER.findall(text)
-    return len(HANGUL.findall(text)) / len(letters) if letters else 0.0
 
 
 def language_problems(deck: CopyDeck) -> list[str]:

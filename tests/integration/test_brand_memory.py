@@ -13,7 +13,8 @@ from sparklio_pipelines.defs.assets.copy import channel_key
 from sparklio_pipelines.campaigns.brand_memory import approved_examples, near_duplicates, search
 from sparklio_pipelines.content.brief.schema import parse_brief_data
 from sparklio_pipelines.campaigns.briefs import store_brief
-from sparklio_pipelines.content.copy.writer import CopyDeck, generate_copy
+from sparklio_pipelines.content.copy.schemas import CopyDeck
+from sparklio_pipelines.content.copy.writer import generate_copy
 
 APPROVED_LINE = "Hanbit barley tea: roasted, nutty and calm, one warm cup at a time."
 BRIEF = {

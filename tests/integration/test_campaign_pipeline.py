@@ -16,8 +16,9 @@ from sparklio_pipelines.defs.assets import brief, bundle, captions, copy, image,
 from sparklio_pipelines.defs.resources import build_resources
 from sparklio_pipelines.campaigns.briefs import submit_brief
 from sparklio_pipelines.defs.checks.legacy import ALL_CHECKS
-from sparklio_pipelines.content.copy.writer import CopyDeck, limit_problems
-from sparklio_pipelines.content.creative.composition import CREATIVE_SIZES
+from sparklio_pipelines.content.copy.schemas import CopyDeck
+from sparklio_pipelines.content.copy.limits import limit_problems
+from sparklio_pipelines.content.creative.layout import CREATIVE_SIZES
 from sparklio_pipelines.campaigns.manifest import manifest_key
 from sparklio_pipelines.content.media import probe, summarize
 

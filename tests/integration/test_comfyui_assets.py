@@ -23,7 +23,7 @@ from sparklio_pipelines.defs.assets.image import image as image_asset
 from sparklio_pipelines.defs.assets.video import video as video_asset
 from sparklio_pipelines.content.brief.schema import BriefError, parse_brief_data
 from sparklio_pipelines.campaigns.briefs import store_brief
-from sparklio_pipelines.content.creative.composition import CREATIVE_SIZES
+from sparklio_pipelines.content.creative.layout import CREATIVE_SIZES
 from sparklio_pipelines.content.media import ffmpeg_bin, probe, summarize
 from sparklio_pipelines.defs.partitions import CAMPAIGN_PARTITION_NAME
 from tests.support.fake_comfyui import FakeComfyUI

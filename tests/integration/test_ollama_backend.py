@@ -11,7 +11,8 @@ import jsonschema
 import pytest
 
 from sparklio_common.errors import PermanentServiceError, TransientServiceError
-from resources.llm import EmbeddedLLMResource, LLMCall, LLMError, LLMOutputError
+from resources.llm import EmbeddedLLMResource, LLMError, LLMOutputError
+from sparklio_common.model_io import LLMCall
 from resources.ollama_llm import (
     OllamaLLMResource,
     OllamaModelMissingError,

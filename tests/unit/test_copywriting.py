@@ -6,23 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from resources.llm import LLMCall, LLMOutputError, LLMResource
+from sparklio_common.model_io import LLMCall
+from resources.llm import LLMOutputError, LLMResource
 from sparklio_pipelines.content.brief.schema import load_brief
 from sparklio_pipelines.content.channels import channel_limits, word_count
-from sparklio_pipelines.content.copy.writer import (
-    CopyDeck,
-    CopyError,
-    XVariant,
+from sparklio_pipelines.content.copy.schemas import CopyDeck, CopyError, XVariant
+from sparklio_pipelines.content.copy.limits import (
     brand_hashtags,
     ensure_terms,
-    fit_script,
-    generate_copy,
     limit_problems,
-    parse_email,
     remove_banned,
     trim_to_limit,
     x_weighted_length,
 )
+from sparklio_pipelines.content.copy.writer import fit_script, generate_copy
+from sparklio_pipelines.content.copy.prompts import parse_email
 
 BRIEFS = Path(__file__).resolve().parents[2] / "examples" / "briefs"
 

@@ -11,18 +11,16 @@ from PIL import Image, ImageDraw
 
 from resources.image_generation import ArtResult, ImageGenerationError, ProceduralArtResource
 from sparklio_pipelines.content.brief.schema import CHANNELS, BrandKit
-from sparklio_pipelines.content.creative.composition import (
+from sparklio_pipelines.content.creative.layout import (
     CHANNEL_SIZES,
     CREATIVE_SIZES,
     CreativeError,
     CreativeLayout,
     TextBox,
-    brand_font,
-    compose_creative,
-    contrast_ratio,
-    measure_text_contrast,
-    thumbnail_png,
 )
+from sparklio_pipelines.content.creative.typography import brand_font
+from sparklio_pipelines.content.creative.composition import compose_creative, thumbnail_png
+from sparklio_pipelines.content.creative.color import contrast_ratio, measure_text_contrast
 
 EN_BRAND = BrandKit(name="Lumi", palette=["#1F2A44", "#F4B942", "#FFFFFF"])
 KO_BRAND = BrandKit(name="한빛", palette=["#2E3B2F", "#E9C46A", "#FFFDF5"])

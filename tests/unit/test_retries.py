@@ -16,7 +16,7 @@ from sparklio_common.errors import PermanentServiceError, TransientServiceError
 from resources.llm import LLMOutputError
 from resources.object_store import ObjectStoreError, ObjectStoreUnavailable, S3ObjectStoreResource
 from sparklio_pipelines.content.brief.schema import BriefError
-from sparklio_pipelines.content.copy.writer import CopyError
+from sparklio_pipelines.content.copy.schemas import CopyError
 from sparklio_common.keys import UnsafeKeyError
 from sparklio_pipelines.defs.retries import RETRY_DELAY_ENV, retry_delay_seconds, service_step
 from sparklio_common.errors import is_transient

@@ -9,20 +9,13 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from resources.transcription import TranscriberResource
 from sparklio_pipelines.content.fonts import DEFAULT_FAMILY, find_font
-from sparklio_pipelines.content.captions.cues import (
-    align_to_script,
-    build_cues,
-    burn_in,
-    cue_problems,
-    speech_coverage,
-    to_ass,
-    to_srt,
-    to_vtt,
-    word_error_rate,
-    words_json,
-)
+from sparklio_pipelines.content.captions.alignment import align_to_script
+from sparklio_pipelines.content.captions.cues import build_cues
+from sparklio_pipelines.content.captions.burn_in import burn_in
+from sparklio_pipelines.content.captions.metrics import cue_problems, speech_coverage, word_error_rate
+from sparklio_pipelines.content.captions.formats import to_ass, to_srt, to_vtt, words_json
+from sparklio_pipelines.content.protocols import Transcriber
 
 
 @dataclass
@@ -43,7 +36,7 @@ def caption_video(
     video: Path,
     work: Path,
     *,
-    transcriber: TranscriberResource,
+    transcriber: Transcriber,
     language: str | None,
     script: str | None = None,
     hotwords: list[str] | None = None,
@@ -80,7 +73,7 @@ def caption_video(
     )
     files["words"].write_text(words_json(words), encoding="utf-8")
     started = time.perf_counter()
-    burn_in(video, files["ass"], files["burned"], fonts_dir=font_file.parent)
+    burn_in(video, files["ass"], files["burned"], font=font_file)
     burn_seconds = time.perf_counter() - started
     caption_text = " ".join(" ".join(cue.lines) for cue in cues)
     return CaptionResult(

@@ -25,6 +25,8 @@ from pathlib import Path
 import ffmpeg
 from PIL import ImageFont
 
+from sparklio_pipelines.content.captions.burn_in import burn_subtitles
+from sparklio_pipelines.content.text import balanced_wrap
 from sparklio_pipelines.content.media import (
     SOFTWARE_H264,
     MediaError,
@@ -100,28 +102,6 @@ def plan_slides(count: int, total_s: float, crossfade_s: float = CROSSFADE_S) ->
     return SlideTiming(frames_per_slide=frames, offsets_s=offsets, starts_s=starts, ends_s=ends)
 
 
-def _greedy_wrap(words: list[str], width, max_width: float) -> list[str]:
-    lines: list[str] = []
-    current = ""
-    for word in words:
-        candidate = f"{current} {word}" if current else word
-        if width(candidate) <= max_width:
-            current = candidate
-            continue
-        if current:
-            lines.append(current)
-        # A single word still too wide at the smallest size: break it by characters.
-        current = ""
-        for ch in word:
-            if current and width(current + ch) > max_width:
-                lines.append(current)
-                current = ""
-            current += ch
-    if current:
-        lines.append(current)
-    return lines
-
-
 def wrap_headline(text: str, font: Path, max_width: int = HEADLINE_MAX_WIDTH) -> tuple[list[str], int]:
     """Lines and font size: word-wrap (eojeol for Korean), shrinking the size if a word won't fit.
 
@@ -137,15 +117,7 @@ def wrap_headline(text: str, font: Path, max_width: int = HEADLINE_MAX_WIDTH) ->
         if all(width(w) <= max_width for w in words) or size <= HEADLINE_MIN_SIZE:
             break
         size -= 4
-    lines = _greedy_wrap(words, width, max_width)
-    if len(lines) > 1:
-        narrowest = max(width(w) for w in words)
-        trial = float(max_width)
-        while trial - 16 >= narrowest:
-            tighter = _greedy_wrap(words, width, trial - 16)
-            if len(tighter) != len(lines):
-                break
-            lines, trial = tighter, trial - 16
+    lines = balanced_wrap(text, width, max_width, precision=8) or []
     return lines, size
 
 
@@ -273,18 +245,6 @@ def _draw_headlines(video, headlines: list[str], timing: SlideTiming, font: Path
     return video
 
 
-def _burn_subtitles(video, subtitles: Path, font: Path):
-    kwargs = {"filename": str(subtitles), "fontsdir": str(font.parent)}
-    if subtitles.suffix.lower() == ".srt":
-        # SRT carries no style; ASS files keep their own. Sizes are in libass's 384x288 script space.
-        family = ImageFont.truetype(str(font), 12).getname()[0]
-        kwargs["force_style"] = (
-            f"FontName={family},Fontsize=13,Bold=1,PrimaryColour=&H00FFFFFF,OutlineColour=&H00000000,"
-            "BorderStyle=1,Outline=1.2,Shadow=0,Alignment=2,MarginV=38"
-        )
-    return video.filter("subtitles", **kwargs)
-
-
 def _audio_stream(voiceover_wav: Path, voice_s: float, total_s: float):
     audio = ffmpeg.input(str(voiceover_wav)).audio
     for factor in tempo_factors(voice_s, total_s):
@@ -320,7 +280,7 @@ def build_ffmpeg_args(
         )
     video = _draw_headlines(video, headlines, timing, font, text_hex, accent_hex, text_dir)
     if subtitles is not None:
-        video = _burn_subtitles(video, subtitles, font)
+        video = burn_subtitles(video, subtitles, font)
     video = video.filter("format", "yuv420p")
     audio = _audio_stream(voiceover_wav, voice_s, total_s)
     output = ffmpeg.output(

@@ -17,7 +17,9 @@ from sparklio_pipelines.defs.assets.common import (
 )
 from sparklio_pipelines.campaigns.brand_memory import approved_examples
 from sparklio_pipelines.content.brief.schema import Brief
-from sparklio_pipelines.content.copy.writer import CopyDeck, generate_copy, limit_problems
+from sparklio_pipelines.content.copy.schemas import CopyDeck
+from sparklio_pipelines.content.copy.writer import generate_copy
+from sparklio_pipelines.content.copy.limits import limit_problems
 from sparklio_common.keys import campaign_key
 from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
 from sparklio_pipelines.defs.partitions import campaign_partitions

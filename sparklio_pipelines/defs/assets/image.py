@@ -22,12 +22,8 @@ from sparklio_pipelines.defs.assets.common import (
     thumbnail_markdown,
 )
 from sparklio_pipelines.content.brief.schema import Brief
-from sparklio_pipelines.content.creative.composition import (
-    CHANNEL_SIZES,
-    CREATIVE_SIZES,
-    compose_creative,
-    thumbnail_png,
-)
+from sparklio_pipelines.content.creative.layout import CHANNEL_SIZES, CREATIVE_SIZES
+from sparklio_pipelines.content.creative.composition import compose_creative, thumbnail_png
 from sparklio_common.keys import campaign_key
 from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
 from sparklio_pipelines.defs.partitions import campaign_partitions

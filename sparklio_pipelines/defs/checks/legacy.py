@@ -21,7 +21,7 @@ from sparklio_pipelines.defs.assets.image import image, layouts_key
 from sparklio_pipelines.defs.assets.video import video, video_key
 from sparklio_pipelines.content.brief.schema import Brief
 from sparklio_pipelines.campaigns.briefs import brief_input_key
-from sparklio_pipelines.content.copy.writer import CopyDeck
+from sparklio_pipelines.content.copy.schemas import CopyDeck
 from sparklio_common.keys import campaign_key
 from sparklio_pipelines.content.media import probe, summarize
 
@@ -113,7 +113,7 @@ def creatives(store: ObjectStoreResource, db: CampaignDatabaseResource, campaign
 
 @campaign_check(image, description="Every creative has its channel size exactly.", blocking=True, resources=WITH_DB)
 def image_sizes(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
-    from sparklio_pipelines.content.creative.composition import CREATIVE_SIZES
+    from sparklio_pipelines.content.creative.layout import CREATIVE_SIZES
 
     problems, count = [], 0
     for key, png, _, size_name in creatives(res.object_store, res.campaign_db, campaign_id):
@@ -128,7 +128,7 @@ def image_sizes(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
 
 @campaign_check(image, description="Text contrast meets WCAG AA (4.5:1), measured on pixels.", blocking=True, resources=WITH_DB)
 def image_text_contrast(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
-    from sparklio_pipelines.content.creative.composition import MIN_CONTRAST, measure_text_contrast
+    from sparklio_pipelines.content.creative.color import MIN_CONTRAST, measure_text_contrast
 
     problems, lowest = [], None
     for key, png, layout, _ in creatives(res.object_store, res.campaign_db, campaign_id):
@@ -201,8 +201,8 @@ def caption_sets(store: ObjectStoreResource, db: CampaignDatabaseResource, campa
 
 @campaign_check(captions, description="Captions are on screen for >= 90% of the speech.", blocking=True, resources=WITH_DB)
 def captions_cover_speech(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
-    from resources.transcription import Word
-    from sparklio_pipelines.content.captions.cues import speech_coverage, voiced_intervals
+    from sparklio_common.model_io import Word
+    from sparklio_pipelines.content.captions.metrics import speech_coverage, voiced_intervals
 
     problems, coverage = [], {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -217,7 +217,7 @@ def captions_cover_speech(campaign_id: str, res: SimpleNamespace) -> dg.AssetChe
 
 @campaign_check(captions, description="Cue rules: <= 2 lines, line length, no overlaps, reading speed.", resources=WITH_DB)
 def captions_cue_rules(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
-    from sparklio_pipelines.content.captions.cues import cue_problems
+    from sparklio_pipelines.content.captions.metrics import cue_problems
 
     problems = []
     for language, cues, _, _ in caption_sets(res.object_store, res.campaign_db, campaign_id):
@@ -227,7 +227,7 @@ def captions_cue_rules(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckR
 
 @campaign_check(captions, description="Caption text matches the voiceover script (WER <= 0.2).", resources=WITH_DB)
 def captions_match_script(campaign_id: str, res: SimpleNamespace) -> dg.AssetCheckResult:
-    from sparklio_pipelines.content.captions.cues import word_error_rate
+    from sparklio_pipelines.content.captions.metrics import word_error_rate
 
     problems, rates = [], {}
     for language, cues, script, _ in caption_sets(res.object_store, res.campaign_db, campaign_id):

@@ -1,0 +1,247 @@
+"""Copy rules as text operations: channel lengths, trimming at sentence ends, banned words,
+required terms, hashtags, and `limit_problems`, which names every broken rule in a deck."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from sparklio_pipelines.content.brief.schema import Brief
+from sparklio_pipelines.content.channels import HASHTAG_MAX_CHARS, FieldLimit, channel_limits, word_count
+from sparklio_pipelines.content.copy.schemas import (
+    CopyDeck,
+    EmailVariant,
+    InstagramVariant,
+    LinkedInVariant,
+    ShortsVariant,
+    XVariant,
+)
+from sparklio_pipelines.content.text import SENTENCE_END, is_korean
+
+MAX_HASHTAGS_USED = 8  # Instagram allows 30; a handful reads better and all come from the brand
+HASHTAG = re.compile(r"#[^\s#]+")
+_SPACES = re.compile(r"[ \t]+")
+
+
+def x_weighted_length(text: str) -> int:
+    """X's counted length: Latin and most punctuation weigh 1, CJK (Hangul too) and emoji weigh 2."""
+    total = 0
+    for ch in text:
+        cp = ord(ch)
+        light = cp <= 0x10FF or 0x2000 <= cp <= 0x200D or 0x2010 <= cp <= 0x201F or 0x2032 <= cp <= 0x2037
+        total += 1 if light else 2
+    return total
+
+
+def _field_length(channel: str) -> Callable[[str], int]:
+    return x_weighted_length if channel == "x" else len
+
+
+def trim_to_limit(text: str, limit: int, length: Callable[[str], int] = len, min_keep: int = 0) -> str:
+    """`text` cut to at most `limit` (as measured by `length`), at a sentence end where possible.
+
+    Sentence ends are . ! ? and their CJK forms, so Korean '다.' / '요.' / '!' end a sentence too.
+    Without a sentence end inside the limit that keeps `min_keep`, cut at a space and add '…';
+    a text without spaces is hard-cut.
+    """
+    text = text.strip()
+    if length(text) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    # The longest prefix that fits.
+    fit = 0
+    for i in range(1, len(text) + 1):
+        if length(text[:i]) > limit:
+            break
+        fit = i
+    head = text[:fit]
+    ends = [m.end() for m in SENTENCE_END.finditer(head)]
+    # A shorter whole sentence reads better than a ragged cut, unless it is too short to use.
+    if ends and length(head[: ends[-1]].strip()) >= min_keep:
+        return head[: ends[-1]].strip()
+    room = head
+    while room and length(room + "…") > limit:
+        room = room[:-1]
+    space = room.rfind(" ")
+    if space > 0:
+        return room[:space].rstrip(" ,;:-–—·") + "…"
+    return room.rstrip() + "…" if room else head[:fit]
+
+
+def trim_words(text: str, max_words: int, min_keep: int = 0) -> str:
+    """At most `max_words` words, at a sentence end where one keeps at least `min_keep` words."""
+    words = text.split()
+    if len(words) <= max_words:
+        return text.strip()
+    head = " ".join(words[:max_words])
+    ends = [m.end() for m in SENTENCE_END.finditer(head)]
+    if ends and word_count(head[: ends[-1]]) >= min_keep:
+        return head[: ends[-1]].strip()
+    return head.rstrip(" ,;:-–—") + "."
+
+
+def _banned_pattern(word: str) -> re.Pattern[str]:
+    escaped = re.escape(word.strip())
+    if is_korean(word):
+        # Korean glues particles to words ('최고의'): drop the whole space-separated word.
+        return re.compile(rf"[^\s]*{escaped}[^\s]*", re.IGNORECASE)
+    # English: the word and its endings ('cures', 'guaranteed'), never inside another word ('secure').
+    return re.compile(rf"(?<![\w]){escaped}\w*", re.IGNORECASE)
+
+
+def find_banned(text: str, banned_words: list[str]) -> list[str]:
+    return [w for w in banned_words if w.strip() and _banned_pattern(w).search(text)]
+
+
+def tidy(text: str) -> str:
+    """One line-per-paragraph text, single spaces, no space before punctuation, no stray quotes."""
+    lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r", "").split("\n")]
+    text = "\n".join(line for line in lines if line)
+    text = re.sub(r"\s+([,.!?;:])", r"\1", text)
+    text = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", text)
+    text = re.sub(r"^[\s,;:.\-–—]+", "", text)
+    text = text.strip().strip('"“”')
+    return text.strip()
+
+
+def remove_banned(text: str, banned_words: list[str]) -> str:
+    """Every banned word gone (case-insensitive); Korean words go with their attached particles."""
+    for word in sorted((w for w in banned_words if w.strip()), key=len, reverse=True):
+        text = _banned_pattern(word).sub("", text)
+    return tidy(text)
+
+
+def _has_final_consonant(syllable: str) -> bool:
+    code = ord(syllable) - 0xAC00
+    return 0 <= code <= 11171 and code % 28 != 0
+
+
+def required_sentence(term: str, language: str) -> str:
+    """A short natural sentence carrying `term`, added when the model left the term out."""
+    if language == "ko":
+        last = term.strip()[-1:]
+        particle = "과" if last and _has_final_consonant(last) else "와"
+        return f"{term}{particle} 함께하세요."
+    return f"Meet {term}."
+
+
+def missing_terms(text: str, required_terms: list[str]) -> list[str]:
+    low = text.casefold()
+    return [t for t in required_terms if t.casefold() not in low]
+
+
+def ensure_terms(
+    text: str,
+    required_terms: list[str],
+    language: str,
+    limit: int,
+    length: Callable[[str], int] = len,
+    *,
+    min_keep: int = 0,
+    trim: Callable[[str, int, int], str] | None = None,
+) -> str:
+    """`text` within `limit`, carrying every required term: trimmed, plus a short sentence per
+    term it lacks (also a term the trim itself cut off). `trim(text, limit, min_keep)` defaults
+    to `trim_to_limit` measured by `length`."""
+    cut = trim or (lambda t, n, keep: trim_to_limit(t, n, length, keep))
+    added: list[str] = []
+    result = text
+    for _ in range(len(required_terms) + 1):
+        suffix = " ".join(required_sentence(t, language) for t in added)
+        gap = 2 if suffix else 0  # a space, and maybe a period closing the head
+        room = limit - length(suffix) - gap
+        if room < 1:
+            return trim_to_limit(suffix, limit, length)
+        head = cut(text, room, max(min_keep - length(suffix), 0))
+        if suffix and head and not SENTENCE_END.search(head[-1:] + " ") and not head.endswith("…"):
+            head += "."
+        result = f"{head} {suffix}".strip()
+        missing = missing_terms(result, required_terms)
+        if not missing:
+            return result
+        added += [t for t in missing if t not in added]
+    return result
+
+
+def hashtag(text: str) -> str | None:
+    """'#Word' from any text: letters/digits only (Hangul kept), CamelCase for Latin words."""
+    words = re.findall(r"\w+", text.replace("_", " "))
+    if not words:
+        return None
+    body = "".join(w if is_korean(w) or w[:1].isupper() or w.isdigit() else w.capitalize() for w in words)
+    if body.isdigit() or len(body) + 1 > HASHTAG_MAX_CHARS:
+        return None
+    return f"#{body}"
+
+
+def brand_hashtags(brief: Brief, language: str, extra: list[str] = ()) -> list[str]:
+    """Deterministic tags from brand, product and required terms, then the model's own; ≤ 30."""
+    banned = brief.brand.banned_for(language)
+    sources = [brief.brand.name, brief.product, *brief.brand.required_for(language)]
+    sources += [w for w in brief.product.split() if len(w) >= (2 if is_korean(w) else 4)]
+    sources += [t.lstrip("#") for t in extra]
+    tags: list[str] = []
+    seen: set[str] = set()
+    for source in sources:
+        tag = hashtag(source) if source else None
+        if tag and tag.casefold() not in seen and not find_banned(tag, banned):
+            seen.add(tag.casefold())
+            tags.append(tag)
+    return tags[:MAX_HASHTAGS_USED]
+
+
+
+def limit_problems(deck: CopyDeck) -> list[str]:
+    """Every broken channel limit or brand rule in the deck, in words. Empty when all hold."""
+    problems: list[str] = []
+
+    def check(where: str, text: str, limit: FieldLimit, length: Callable[[str], int] = len, terms: bool = False):
+        language = where.split("/", 1)[0]
+        banned_words, required = deck.banned_words.get(language, []), deck.required_terms.get(language, [])
+        n = length(text)
+        if n > limit.max_chars:
+            problems.append(f"{where}: {n} chars, limit {limit.max_chars}")
+        if n < limit.min_chars:
+            problems.append(f"{where}: {n} chars, minimum {limit.min_chars}")
+        if limit.min_words is not None and word_count(text) < limit.min_words:
+            problems.append(f"{where}: {word_count(text)} words, minimum {limit.min_words}")
+        if limit.max_words is not None and word_count(text) > limit.max_words:
+            problems.append(f"{where}: {word_count(text)} words, limit {limit.max_words}")
+        banned = find_banned(text, banned_words)
+        if banned:
+            problems.append(f"{where}: banned words {banned}")
+        if terms and missing_terms(text, required):
+            problems.append(f"{where}: missing required terms {missing_terms(text, required)}")
+
+    for language, channels in deck.languages.items():
+        for channel, variants in channels.items():
+            limits = channel_limits(channel, language)
+            if len(variants) < 1:
+                problems.append(f"{language}/{channel}: no variants")
+            for v in variants:
+                where = f"{language}/{channel}/{v.variant}"
+                if isinstance(v, InstagramVariant):
+                    check(f"{where}/post", v.post_text(), limits.fields["caption"], terms=True)
+                    tags = HASHTAG.findall(v.post_text())
+                    if limits.max_hashtags is not None and len(tags) > limits.max_hashtags:
+                        problems.append(f"{where}: {len(tags)} hashtags, limit {limits.max_hashtags}")
+                    bad = [t for t in v.hashtags if not re.fullmatch(r"#\w+", t) or len(t) > HASHTAG_MAX_CHARS]
+                    if bad:
+                        problems.append(f"{where}: malformed hashtags {bad}")
+                elif isinstance(v, XVariant):
+                    check(f"{where}/text", v.text, limits.fields["text"], x_weighted_length, terms=True)
+                elif isinstance(v, LinkedInVariant):
+                    check(f"{where}/text", v.text, limits.fields["text"], terms=True)
+                elif isinstance(v, EmailVariant):
+                    for name in ("subject", "preheader", "body"):
+                        check(f"{where}/{name}", getattr(v, name), limits.fields[name], terms=name == "body")
+                elif isinstance(v, ShortsVariant):
+                    check(f"{where}/script", v.script, limits.fields["script"], terms=True)
+                    low, high = limits.headline_count or (3, 6)
+                    if not low <= len(v.headlines) <= high:
+                        problems.append(f"{where}: {len(v.headlines)} headlines, need {low}-{high}")
+                    cap = FieldLimit(limits.headline_max_chars or 40)
+                    for i, h in enumerate(v.headlines):
+                        check(f"{where}/headline[{i}]", h, cap)
+    return problems

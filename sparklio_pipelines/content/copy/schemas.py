@@ -1,0 +1,86 @@
+"""The copy deck's shape: A/B variants per channel and language, and the model calls behind them."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Union
+
+from pydantic import BaseModel, Field
+
+VARIANT_LABELS = "ABCDEFGH"
+
+
+class CopyError(ValueError):
+    """A brief whose copy rules contradict each other (e.g. a required term that is banned)."""
+
+
+class InstagramVariant(BaseModel):
+    channel: Literal["instagram"] = "instagram"
+    variant: str
+    caption: str
+    hashtags: list[str]
+
+    def post_text(self) -> str:
+        """What is pasted into Instagram: caption, blank line, hashtags."""
+        return f"{self.caption}\n\n{' '.join(self.hashtags)}" if self.hashtags else self.caption
+
+
+class XVariant(BaseModel):
+    channel: Literal["x"] = "x"
+    variant: str
+    text: str
+
+
+class LinkedInVariant(BaseModel):
+    channel: Literal["linkedin"] = "linkedin"
+    variant: str
+    text: str
+
+
+class EmailVariant(BaseModel):
+    channel: Literal["email"] = "email"
+    variant: str
+    subject: str
+    preheader: str
+    body: str
+
+
+class ShortsVariant(BaseModel):
+    channel: Literal["shorts"] = "shorts"
+    variant: str
+    script: str  # the voiceover
+    headlines: list[str]  # on-screen text, in order
+
+
+Variant = Annotated[
+    Union[InstagramVariant, XVariant, LinkedInVariant, EmailVariant, ShortsVariant],
+    Field(discriminator="channel"),
+]
+
+
+class CopyCall(BaseModel):
+    """One model call behind the deck (re-asks included), for cost and speed tracking."""
+
+    language: str
+    channel: str
+    variant: str
+    field: str
+    model: str
+    prompt_tokens: int
+    output_tokens: int
+    seconds: float
+
+
+class CopyDeck(BaseModel):
+    campaign_id: str
+    model: str
+    seed: int
+    languages: dict[str, dict[str, list[Variant]]]  # language -> channel -> variants A, B, ...
+    calls: list[CopyCall] = Field(default_factory=list)
+    # The brand rules per language, kept so asset checks can re-check the deck on its own.
+    banned_words: dict[str, list[str]] = Field(default_factory=dict)
+    required_terms: dict[str, list[str]] = Field(default_factory=dict)
+
+    @property
+    def total_seconds(self) -> float:
+        return round(sum(c.seconds for c in self.calls), 2)
+
