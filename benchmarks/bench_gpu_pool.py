@@ -133,7 +133,10 @@ def main() -> None:
         os.environ.pop(name, None)
     os.environ.setdefault("SPARKLIO_MODELS_DIR", str(REPO / ".sparklio" / "models"))
 
-    from resources.embedded_postgres import start_embedded_postgres, stop_embedded_postgres
+    from resources.embedded_postgres import (
+        start_embedded_postgres,
+        stop_embedded_postgres,
+    )
     from sparklio_pipelines.defs.dagster_compat import pool_poll_seconds
     from tests.support.seaweedfs import SeaweedS3
     from tests.support.topology import busy_fraction, max_concurrency

@@ -159,7 +159,10 @@ def main() -> None:
     import psycopg2
 
     from resources.database import CampaignDatabaseResource
-    from resources.embedded_postgres import start_embedded_postgres, stop_embedded_postgres
+    from resources.embedded_postgres import (
+        start_embedded_postgres,
+        stop_embedded_postgres,
+    )
 
     try:
         rng = np.random.default_rng(args.seed)

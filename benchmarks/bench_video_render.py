@@ -32,7 +32,14 @@ from PIL import Image, ImageDraw  # noqa: E402
 from resources.speech import LocalSpeechResource  # noqa: E402
 from sparklio_pipelines.content.fonts import find_font
 from sparklio_pipelines.content.media import ffmpeg_bin, probe, summarize
-from sparklio_pipelines.content.video.render import CROSSFADE_S, FPS, HEIGHT, WIDTH, ZOOM_RANGE, render_video
+from sparklio_pipelines.content.video.render import (
+    CROSSFADE_S,
+    FPS,
+    HEIGHT,
+    WIDTH,
+    ZOOM_RANGE,
+    render_video,
+)
 
 DURATION_S = 15.0
 PRESET = "veryfast"
@@ -83,7 +90,14 @@ def render_ours(slides: list[Path], wav: Path, srt: Path, out: Path) -> None:
 
 def render_moviepy(slides: list[Path], wav: Path, srt: Path, out: Path) -> None:
     """MoneyPrinterTurbo-style: per-frame PIL zoom, crossfades, TextClips, CompositeVideoClip."""
-    from moviepy import AudioFileClip, CompositeAudioClip, CompositeVideoClip, ImageClip, TextClip, vfx
+    from moviepy import (
+        AudioFileClip,
+        CompositeAudioClip,
+        CompositeVideoClip,
+        ImageClip,
+        TextClip,
+        vfx,
+    )
 
     font = str(find_font())
     count = len(slides)

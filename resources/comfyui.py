@@ -26,7 +26,6 @@ from resources.comfyui_workflows import (
     WorkflowBindingError,
     load_workflows,
 )
-from sparklio_common.errors import PermanentServiceError, ServiceError, TransientServiceError
 from resources.image_generation import (
     MAX_SIDE,
     MIN_SIDE,
@@ -35,6 +34,11 @@ from resources.image_generation import (
     ImageGenerationError,
     ImageGeneratorResource,
     hex_to_rgb,
+)
+from sparklio_common.errors import (
+    PermanentServiceError,
+    ServiceError,
+    TransientServiceError,
 )
 
 log = logging.getLogger("sparklio.comfyui")

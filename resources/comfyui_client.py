@@ -20,7 +20,11 @@ from urllib.parse import urlsplit, urlunsplit
 import requests
 import websocket
 
-from sparklio_common.errors import PermanentServiceError, TransientServiceError, is_transient_status
+from sparklio_common.errors import (
+    PermanentServiceError,
+    TransientServiceError,
+    is_transient_status,
+)
 
 SERVICE = "comfyui"
 log = logging.getLogger("sparklio.comfyui")

@@ -7,7 +7,6 @@ putting the same bytes under the same key is a no-op reported as `cached`.
 from __future__ import annotations
 
 import hashlib
-import mimetypes
 import os
 import shutil
 import time
@@ -21,6 +20,7 @@ from pydantic import Field, PrivateAttr
 
 from sparklio_common.errors import TransientServiceError
 from sparklio_common.keys import validate_key
+from sparklio_common.media_types import guess_media_type
 from sparklio_common.settings import sparklio_home
 
 TEMP_DIR = ".tmp"  # in-flight writes; never listed, swept by `sweep_temp`
@@ -72,12 +72,6 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def guess_media_type(key: str) -> str:
-    extra = {".srt": "application/x-subrip", ".vtt": "text/vtt", ".ass": "text/x-ssa", ".yaml": "application/yaml"}
-    suffix = Path(key).suffix.lower()
-    return extra.get(suffix) or mimetypes.guess_type(key)[0] or "application/octet-stream"
 
 
 class ObjectStoreResource(ConfigurableResource):

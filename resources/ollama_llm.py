@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from pydantic import Field, PrivateAttr
 
+from resources.llm import LLMError, LLMResource
 from sparklio_common.errors import (
     PermanentServiceError,
     ServiceError,
@@ -28,7 +29,6 @@ from sparklio_common.errors import (
     is_transient_status,
 )
 from sparklio_common.model_io import LLMCall
-from resources.llm import LLMError, LLMResource
 
 log = logging.getLogger(__name__)
 

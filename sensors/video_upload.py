@@ -11,22 +11,14 @@ import dagster as dg
 
 from resources.object_store import ObjectStoreResource
 from sensors.inbox import Inbox, InboxCursor, version_of
-from sparklio_pipelines.defs.assets.uploads import upload_source_key
-from sparklio_common.keys import sanitize_name
+from sparklio_common.keys import sanitize_name, upload_source_key
 from sparklio_pipelines.content.media import MediaError, probe, summarize
+from sparklio_pipelines.defs.jobs import upload_captions_job
 from sparklio_pipelines.defs.partitions import upload_partitions
 
 VIDEO_INBOX = "uploads/video/"
 VIDEO_SUFFIXES = (".mp4", ".mov", ".webm", ".m4v", ".mkv")
 BATCH_LIMIT = 10
-
-upload_captions_job = dg.define_asset_job(
-    "upload_captions_job",
-    selection=dg.AssetSelection.assets("uploaded_video_captions"),
-    partitions_def=upload_partitions,
-    description="Caption an uploaded video.",
-)
-
 
 def upload_limits() -> tuple[int, float]:
     """(max bytes, max seconds), configured by SPARKLIO_MAX_VIDEO_MB and SPARKLIO_MAX_VIDEO_SECONDS."""

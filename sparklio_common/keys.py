@@ -62,3 +62,65 @@ def validate_key(key: str) -> str:
 def campaign_key(campaign_id: str, *parts: str) -> str:
     """`campaigns/<campaign>/...`: where every campaign output lives."""
     return join_key("campaigns", campaign_id, *parts)
+
+
+# --- campaign outputs: campaigns/<campaign>/... --------------------------------------------------
+
+# Caption files per language; uploaded videos use the same names but for the captioned video's.
+CAPTION_FILES = {"srt": "captions.srt", "vtt": "captions.vtt", "ass": "captions.ass",
+                 "words": "words.json", "burned": "video-captioned.mp4"}
+UPLOAD_CAPTION_FILES = {**CAPTION_FILES, "burned": "captioned.mp4"}
+UPLOAD_CAPTIONS_PREFIX = "uploads/captions"
+
+
+def brief_input_key(campaign_id: str) -> str:
+    """Where the submitted brief (canonical JSON) lives; the `brief` asset reads it."""
+    return campaign_key(campaign_id, "input", "brief.json")
+
+
+def manifest_key(campaign_id: str) -> str:
+    return campaign_key(campaign_id, "manifest.json")
+
+
+def deck_key(campaign_id: str) -> str:
+    return campaign_key(campaign_id, "copy", "deck.json")
+
+
+def channel_key(campaign_id: str, language: str, channel: str) -> str:
+    return campaign_key(campaign_id, "copy", language, f"{channel}.json")
+
+
+def layouts_key(campaign_id: str) -> str:
+    """Where each creative's text boxes, colors and safe area are recorded, for the image checks."""
+    return campaign_key(campaign_id, "image", "layouts.json")
+
+
+def video_key(campaign_id: str, language: str) -> str:
+    return campaign_key(campaign_id, "video", language, "video.mp4")
+
+
+def voiceover_key(campaign_id: str, language: str) -> str:
+    return campaign_key(campaign_id, "video", language, "voiceover.wav")
+
+
+def clip_key(campaign_id: str, suffix: str) -> str:
+    return campaign_key(campaign_id, "video", "clip", f"opening-clip{suffix}")
+
+
+def caption_key(campaign_id: str, language: str, kind: str) -> str:
+    return campaign_key(campaign_id, "captions", language, CAPTION_FILES[kind])
+
+
+def bundle_key(campaign_id: str) -> str:
+    return campaign_key(campaign_id, "bundle.zip")
+
+
+# --- uploaded videos: uploads/captions/<upload>/... -----------------------------------------------
+
+
+def upload_source_key(partition: str, suffix: str) -> str:
+    return join_key(UPLOAD_CAPTIONS_PREFIX, partition, f"source{suffix}")
+
+
+def upload_caption_key(partition: str, kind: str) -> str:
+    return join_key(UPLOAD_CAPTIONS_PREFIX, partition, UPLOAD_CAPTION_FILES[kind])

@@ -52,8 +52,8 @@ def run_campaign(campaign_id: str) -> int:
     """
     import dagster as dg
 
+    from sparklio_common.keys import manifest_key
     from sparklio_pipelines.defs.instance import get_instance
-    from sparklio_pipelines.campaigns.manifest import manifest_key
 
     instance = get_instance()
     with dg.execute_job(dg.reconstructable(campaign_job_def), instance,

@@ -3,18 +3,17 @@
 import dagster as dg
 
 from sensors.brief_upload import brief_upload_sensor
-from sensors.video_upload import upload_captions_job, video_upload_sensor
-from sparklio_pipelines.defs.assets import brief, bundle, captions, copy, image, uploads, video
-from sparklio_pipelines.campaigns.approvals import approve_copy_job
-from sparklio_pipelines.defs.resources import build_resources
-from sparklio_pipelines.defs.checks.legacy import ALL_CHECKS
+from sensors.launched_campaign import launched_campaign_sensor
+from sensors.video_upload import video_upload_sensor
+from sparklio_pipelines.defs import assets
+from sparklio_pipelines.defs.checks import ALL_CHECKS
 from sparklio_pipelines.defs.executors import executor_resources, run_executor
-from sparklio_pipelines.defs.jobs import campaign_job
-from sparklio_pipelines.defs.launchpad import launch_campaign_job, launched_campaign_sensor
+from sparklio_pipelines.defs.jobs import approve_copy_job, campaign_job, launch_campaign_job, upload_captions_job
+from sparklio_pipelines.defs.resources import build_resources
 from sparklio_pipelines.defs.schedules import campaign_refresh_schedule
 
 defs = dg.Definitions(
-    assets=dg.load_assets_from_modules([brief, copy, image, video, captions, bundle, uploads]),
+    assets=dg.load_assets_from_package_module(assets),
     asset_checks=ALL_CHECKS,
     jobs=[campaign_job, launch_campaign_job, upload_captions_job, approve_copy_job],
     schedules=[campaign_refresh_schedule],

@@ -52,7 +52,10 @@ def postgres_dsn(sparklio_home):
     if external:
         yield external
         return
-    from resources.embedded_postgres import start_embedded_postgres, stop_embedded_postgres
+    from resources.embedded_postgres import (
+        start_embedded_postgres,
+        stop_embedded_postgres,
+    )
 
     dsn = start_embedded_postgres()
     yield dsn

@@ -1,21 +1,16 @@
 """Approving copy: a marketer marks a variant as on-brand, and brand memory learns it.
 
-From the Launchpad: run `approve_copy_job` with the campaign, language, channel and variant.
-From a shell: `sparklio copy approve CAMPAIGN LANGUAGE CHANNEL [VARIANT]`.
+From the Studio, the Launchpad (`approve_copy_job`) or a shell: `sparklio copy approve CAMPAIGN LANGUAGE CHANNEL [VARIANT]`.
 """
 
 import json
 
-import dagster as dg
-from pydantic import Field
-
 from resources.database import CampaignDatabaseResource
 from resources.embeddings import EmbedderResource
 from resources.object_store import ObjectStoreResource
-from sparklio_pipelines.defs.assets.copy import channel_key
+from sparklio_common.keys import brief_input_key, channel_key
 from sparklio_pipelines.campaigns.brand_memory import approve
 from sparklio_pipelines.content.brief.schema import Brief
-from sparklio_pipelines.campaigns.briefs import brief_input_key
 from sparklio_pipelines.content.copy.schemas import CopyDeck
 
 
@@ -42,26 +37,3 @@ def approve_variant(campaign_id: str, language: str, channel: str, variant: str,
     text = main_text(chosen)
     approve(text, brief=brief, language=language, db=db, embedder=embedder)
     return text
-
-
-class ApprovalConfig(dg.Config):
-    campaign_id: str = Field(description="The campaign whose copy you approve")
-    language: str = Field(default="en", description="ko or en")
-    channel: str = Field(default="instagram", description="instagram, x, linkedin, email or shorts")
-    variant: str = Field(default="A", description="The A/B variant label")
-
-
-@dg.op(description="Store an approved variant in brand memory (pgvector), per brand and language.")
-def approve_copy(context: dg.OpExecutionContext, config: ApprovalConfig, object_store: ObjectStoreResource,
-                 campaign_db: CampaignDatabaseResource, embedder: EmbedderResource) -> None:
-    try:
-        text = approve_variant(config.campaign_id, config.language, config.channel, config.variant,
-                               store=object_store, db=campaign_db, embedder=embedder)
-    except ApprovalError as exc:
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
-    context.log.info(f"Approved: {text}")
-
-
-@dg.job(description="Approve a copy variant: it becomes a few-shot example for the brand's future copy.")
-def approve_copy_job():
-    approve_copy()

@@ -10,9 +10,9 @@ from pathlib import Path
 
 from resources.database import CampaignDatabaseResource
 from resources.object_store import ObjectStoreResource, StoredObject
-from sparklio_pipelines.content.brief.schema import Brief, BriefError, parse_brief_bytes
+from sparklio_common.keys import brief_input_key, campaign_key
 from sparklio_pipelines.content.brief.brand_kits import brands_dir
-from sparklio_common.keys import campaign_key
+from sparklio_pipelines.content.brief.schema import Brief, BriefError, parse_brief_bytes
 from sparklio_pipelines.defs.partitions import CAMPAIGN_PARTITION_NAME
 
 MAX_LOGO_BYTES = 5 * 1024 * 1024
@@ -20,9 +20,7 @@ MAX_PHOTO_BYTES = 15 * 1024 * 1024  # style reference and product photos
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
 
 
-def brief_input_key(campaign_id: str) -> str:
-    """Where the submitted brief (canonical JSON) lives; the `brief` asset reads it."""
-    return campaign_key(campaign_id, "input", "brief.json")
+
 
 
 @dataclass(frozen=True)

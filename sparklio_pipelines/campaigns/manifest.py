@@ -11,13 +11,12 @@ import json
 
 from resources.database import CampaignDatabaseResource, OutputRecord
 from resources.object_store import ObjectStoreResource, StoredObject
-from sparklio_common.keys import campaign_key
+from sparklio_common.keys import manifest_key
 
 MANIFEST_VERSION = 1
 
 
-def manifest_key(campaign_id: str) -> str:
-    return campaign_key(campaign_id, "manifest.json")
+
 
 
 def fingerprint(*parts: object) -> str:

@@ -11,6 +11,11 @@ import subprocess
 from pathlib import Path
 
 from sparklio_pipelines.content.brief.schema import Brief
+from sparklio_pipelines.content.copy.limits import (
+    find_banned,
+    limit_problems,
+    missing_terms,
+)
 from sparklio_pipelines.content.copy.schemas import (
     CopyDeck,
     EmailVariant,
@@ -19,7 +24,6 @@ from sparklio_pipelines.content.copy.schemas import (
     ShortsVariant,
     XVariant,
 )
-from sparklio_pipelines.content.copy.limits import find_banned, limit_problems, missing_terms
 from sparklio_pipelines.content.media import MediaError, ffmpeg_bin
 from sparklio_pipelines.content.text import hangul_ratio
 

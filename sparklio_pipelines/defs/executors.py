@@ -290,7 +290,9 @@ def run_executor():
     """The executor for every job: Celery workers when selected, else the run worker itself."""
     if celery_selected():
         return celery_executor_def()
-    from sparklio_pipelines.defs.dagster_compat import in_process_or_multiprocess_executor
+    from sparklio_pipelines.defs.dagster_compat import (
+        in_process_or_multiprocess_executor,
+    )
 
     return in_process_or_multiprocess_executor
 

@@ -15,7 +15,11 @@ from resources.database import CampaignDatabaseResource
 from resources.embeddings import EmbedderResource, MiniLMEmbedderResource
 from resources.image_generation import ImageGeneratorResource, ProceduralArtResource
 from resources.llm import EmbeddedLLMResource, LLMResource
-from resources.object_store import LocalObjectStoreResource, ObjectStoreResource, S3ObjectStoreResource
+from resources.object_store import (
+    LocalObjectStoreResource,
+    ObjectStoreResource,
+    S3ObjectStoreResource,
+)
 from resources.speech import LocalSpeechResource, SpeechResource
 from resources.transcription import TranscriberResource, WhisperTranscriberResource
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import dagster as dg
 
 from resources.object_store import TEMP_PREFIX
-from sparklio_pipelines.campaigns.manifest import manifest_key
+from sparklio_common.keys import manifest_key
 from sparklio_common.settings import REPO_ROOT
 
 SERVICE_CHAIN = ("brief", "copy", "image")  # the steps that call Ollama and ComfyUI
@@ -30,10 +30,17 @@ PARTITION_TAG = "dagster/partition"
 
 def fault_campaign_job() -> dg.JobDefinition:
     """The reconstructable target: product assets, product job, product resources (read from the env now)."""
-    from sparklio_pipelines.defs.assets import brief, bundle, captions, copy, image, video
-    from sparklio_pipelines.defs.resources import build_resources
+    from sparklio_pipelines.defs.assets import (
+        brief,
+        bundle,
+        captions,
+        copy,
+        image,
+        video,
+    )
     from sparklio_pipelines.defs.executors import run_executor
     from sparklio_pipelines.defs.jobs import campaign_job
+    from sparklio_pipelines.defs.resources import build_resources
 
     defs = dg.Definitions(
         assets=dg.load_assets_from_modules([brief, copy, image, video, captions, bundle]),

@@ -22,17 +22,22 @@ from typing import Callable
 import yaml
 from hypothesis import strategies as st
 
+from sparklio_common.keys import (
+    MAX_NAME_CHARS,
+    UnsafeKeyError,
+    sanitize_name,
+    validate_key,
+)
 from sparklio_pipelines.content.brief.brand_kits import kit_from_data, load_brand_kit
 from sparklio_pipelines.content.brief.schema import (
     CONTROL_RE,
     SLUG_RE,
+    BrandKit,
     Brief,
     BriefError,
-    BrandKit,
     parse_brief_bytes,
     parse_brief_data,
 )
-from sparklio_common.keys import MAX_NAME_CHARS, UnsafeKeyError, sanitize_name, validate_key
 
 MAX_ERROR_CHARS = 20_000  # a clear error is one a person can read
 _KEY_ROOT = Path(tempfile.mkdtemp(prefix="sparklio-fuzz-keys-")).resolve()  # stands in for a store root / base dir

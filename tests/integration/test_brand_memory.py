@@ -8,11 +8,15 @@ from pydantic import PrivateAttr
 
 from resources.embeddings import MiniLMEmbedderResource
 from resources.llm import EmbeddedLLMResource
+from sparklio_common.keys import channel_key
 from sparklio_pipelines.campaigns.approvals import approve_variant
-from sparklio_pipelines.defs.assets.copy import channel_key
-from sparklio_pipelines.campaigns.brand_memory import approved_examples, near_duplicates, search
-from sparklio_pipelines.content.brief.schema import parse_brief_data
+from sparklio_pipelines.campaigns.brand_memory import (
+    approved_examples,
+    near_duplicates,
+    search,
+)
 from sparklio_pipelines.campaigns.briefs import store_brief
+from sparklio_pipelines.content.brief.schema import parse_brief_data
 from sparklio_pipelines.content.copy.schemas import CopyDeck
 from sparklio_pipelines.content.copy.writer import generate_copy
 

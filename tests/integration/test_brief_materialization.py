@@ -6,9 +6,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from sparklio_common.keys import brief_input_key, manifest_key
+from sparklio_pipelines.campaigns.briefs import submit_brief
 from sparklio_pipelines.defs.assets.brief import brief as brief_asset
-from sparklio_pipelines.campaigns.briefs import brief_input_key, submit_brief
-from sparklio_pipelines.campaigns.manifest import manifest_key
 from sparklio_pipelines.defs.partitions import CAMPAIGN_PARTITION_NAME
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "briefs"

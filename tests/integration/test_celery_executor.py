@@ -27,7 +27,13 @@ from sparklio_pipelines.defs.executors import CPU_QUEUE, GPU_QUEUE, IO_MANAGER_P
 from tests.support.briefs import EXAMPLE, sample_brief
 from tests.support.redis_server import RedisServer
 from tests.support.topology import (
-    REPO_ROOT, clean_base_env, create_database, dagster_storage_url, launch, wait_until, write_env_file,
+    REPO_ROOT,
+    clean_base_env,
+    create_database,
+    dagster_storage_url,
+    launch,
+    wait_until,
+    write_env_file,
 )
 
 GPU_ASSETS = {"copy", "image", "video", "captions"}  # the campaign assets with pool="gpu"
@@ -346,7 +352,7 @@ def test_killed_gpu_attempt_was_retried_on_the_new_worker(campaign_run):
 
 
 def test_outputs_went_through_s3_and_the_campaign_is_complete(campaign_run):
-    from sparklio_pipelines.campaigns.manifest import manifest_key
+    from sparklio_common.keys import manifest_key
 
     store, campaign_id = campaign_run["store"], campaign_run["campaign_id"]
     handed_over = {o.key for o in store.list(f"{IO_MANAGER_PREFIX}/")}

@@ -10,14 +10,12 @@ from PIL import Image, ImageDraw
 
 from resources.database import OutputRecord
 from resources.embeddings import MiniLMEmbedderResource
-from sparklio_pipelines.defs.checks import legacy as checks
-from sparklio_pipelines.defs.assets.copy import deck_key
-from sparklio_pipelines.defs.assets.image import layouts_key
-from sparklio_pipelines.content.brief.schema import parse_brief_data
+from sparklio_common.keys import campaign_key, deck_key, layouts_key
 from sparklio_pipelines.campaigns.briefs import store_brief
+from sparklio_pipelines.content.brief.schema import parse_brief_data
 from sparklio_pipelines.content.fonts import find_font
-from sparklio_common.keys import campaign_key
 from sparklio_pipelines.content.media import ffmpeg_bin
+from tests.support.checks import judge
 
 BRIEF = {
     "product": "한빛 보리차", "audience": "직장인", "key_messages": ["고소한 맛"], "tone": "따뜻한",
@@ -64,7 +62,7 @@ def planted(local_store, campaign_db, request):
 def run_checks(names, campaign_id, store, db) -> dict:
     """Each named check's logic, exactly as its asset check runs it, on the planted outputs."""
     res = SimpleNamespace(object_store=store, campaign_db=db, embedder=MiniLMEmbedderResource(), run_id="test")
-    return {name: checks.CHECK_LOGIC[name](campaign_id, res) for name in names}
+    return {name: judge(name, campaign_id, res) for name in names}
 
 
 def put_deck(store, campaign_id, data):

@@ -19,12 +19,12 @@ from PIL import Image, ImageDraw
 from resources.comfyui import ComfyUIImageResource
 from resources.image_generation import ProceduralArtResource
 from resources.speech import LocalSpeechResource
-from sparklio_pipelines.defs.assets.image import image as image_asset
-from sparklio_pipelines.defs.assets.video import video as video_asset
-from sparklio_pipelines.content.brief.schema import BriefError, parse_brief_data
 from sparklio_pipelines.campaigns.briefs import store_brief
+from sparklio_pipelines.content.brief.schema import BriefError, parse_brief_data
 from sparklio_pipelines.content.creative.layout import CREATIVE_SIZES
 from sparklio_pipelines.content.media import ffmpeg_bin, probe, summarize
+from sparklio_pipelines.defs.assets.image import image as image_asset
+from sparklio_pipelines.defs.assets.video import video as video_asset
 from sparklio_pipelines.defs.partitions import CAMPAIGN_PARTITION_NAME
 from tests.support.fake_comfyui import FakeComfyUI
 
@@ -264,13 +264,13 @@ def test_video_first_slide_is_an_animatediff_clip_and_the_model_is_freed(fake, c
     # The video checks judge the finished video, not the 2 s clip stored beside it.
     from types import SimpleNamespace
 
-    from sparklio_pipelines.defs.checks.legacy import CHECK_LOGIC
+    from tests.support.checks import judge
 
     res = SimpleNamespace(object_store=local_store, campaign_db=campaign_db, run_id="test")
     for name in ("video_format", "video_loudness"):
-        checked = CHECK_LOGIC[name](brief.campaign_id, res)
+        checked = judge(name, brief.campaign_id, res)
         assert checked.passed, (name, checked.metadata["problems"])
-    assert set(CHECK_LOGIC["video_format"](brief.campaign_id, res).metadata["facts"].value) == {"ko"}
+    assert set(judge("video_format", brief.campaign_id, res).metadata["facts"].value) == {"ko"}
 
 
 # --- where input images may come from ----------------------------------------------------------------

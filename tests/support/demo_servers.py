@@ -67,10 +67,13 @@ def main() -> int:
     sys.path.insert(0, str(REPO))
     home = Path(tempfile.mkdtemp(prefix="sparklio-demo-servers-"))
     os.environ["SPARKLIO_HOME"] = str(home)  # the embedded Postgres's data dir lives here
-    from resources.embedded_postgres import start_embedded_postgres, stop_embedded_postgres
+    from resources.embedded_postgres import (
+        start_embedded_postgres,
+        stop_embedded_postgres,
+    )
     from resources.object_store import S3ObjectStoreResource
+    from sparklio_common.keys import manifest_key
     from sparklio_pipelines.content.brief.schema import load_brief
-    from sparklio_pipelines.campaigns.manifest import manifest_key
     from tests.support.fake_comfyui import FakeComfyUI
     from tests.support.fake_ollama import FakeOllama
     from tests.support.seaweedfs import SeaweedS3

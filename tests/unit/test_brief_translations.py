@@ -5,7 +5,11 @@ from pathlib import Path
 
 import pytest
 
-from sparklio_pipelines.content.brief.schema import BriefError, load_brief, parse_brief_bytes
+from sparklio_pipelines.content.brief.schema import (
+    BriefError,
+    load_brief,
+    parse_brief_bytes,
+)
 from sparklio_pipelines.content.copy.writer import generate_copy
 from tests.unit.test_copywriting import canned
 

@@ -6,11 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from sparklio_common.model_io import LLMCall
 from resources.llm import LLMOutputError, LLMResource
+from sparklio_common.model_io import LLMCall
 from sparklio_pipelines.content.brief.schema import load_brief
 from sparklio_pipelines.content.channels import channel_limits, word_count
-from sparklio_pipelines.content.copy.schemas import CopyDeck, CopyError, XVariant
 from sparklio_pipelines.content.copy.limits import (
     brand_hashtags,
     ensure_terms,
@@ -19,8 +18,9 @@ from sparklio_pipelines.content.copy.limits import (
     trim_to_limit,
     x_weighted_length,
 )
-from sparklio_pipelines.content.copy.writer import fit_script, generate_copy
 from sparklio_pipelines.content.copy.prompts import parse_email
+from sparklio_pipelines.content.copy.schemas import CopyDeck, CopyError, XVariant
+from sparklio_pipelines.content.copy.writer import fit_script, generate_copy
 
 BRIEFS = Path(__file__).resolve().parents[2] / "examples" / "briefs"
 

@@ -9,8 +9,20 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from resources.image_generation import ArtResult, ImageGenerationError, ProceduralArtResource
+from resources.image_generation import (
+    ArtResult,
+    ImageGenerationError,
+    ProceduralArtResource,
+)
 from sparklio_pipelines.content.brief.schema import CHANNELS, BrandKit
+from sparklio_pipelines.content.creative.color import (
+    contrast_ratio,
+    measure_text_contrast,
+)
+from sparklio_pipelines.content.creative.composition import (
+    compose_creative,
+    thumbnail_png,
+)
 from sparklio_pipelines.content.creative.layout import (
     CHANNEL_SIZES,
     CREATIVE_SIZES,
@@ -19,8 +31,6 @@ from sparklio_pipelines.content.creative.layout import (
     TextBox,
 )
 from sparklio_pipelines.content.creative.typography import brand_font
-from sparklio_pipelines.content.creative.composition import compose_creative, thumbnail_png
-from sparklio_pipelines.content.creative.color import contrast_ratio, measure_text_contrast
 
 EN_BRAND = BrandKit(name="Lumi", palette=["#1F2A44", "#F4B942", "#FFFFFF"])
 KO_BRAND = BrandKit(name="한빛", palette=["#2E3B2F", "#E9C46A", "#FFFDF5"])

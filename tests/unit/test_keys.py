@@ -2,7 +2,13 @@
 
 import pytest
 
-from sparklio_common.keys import UnsafeKeyError, campaign_key, join_key, sanitize_name, validate_key
+from sparklio_common.keys import (
+    UnsafeKeyError,
+    campaign_key,
+    join_key,
+    sanitize_name,
+    validate_key,
+)
 
 
 @pytest.mark.parametrize(

@@ -22,8 +22,8 @@ from resources.image_generation import (
     ProceduralArtResource,
     dominant_colors,
 )
-from sparklio_pipelines.defs.assets.image import product_set_for
 from sparklio_pipelines.content.brief.schema import parse_brief_data
+from sparklio_pipelines.defs.assets.image import product_set_for
 
 NAVY = ["#14213D", "#FCA311", "#E5E5E5"]
 

@@ -11,15 +11,30 @@ import psycopg2
 import pytest
 import requests
 
-from resources.database import CampaignDatabaseResource, DatabaseError, DatabaseUnavailable
-from sparklio_common.errors import PermanentServiceError, TransientServiceError
+from resources.database import (
+    CampaignDatabaseResource,
+    DatabaseError,
+    DatabaseUnavailable,
+)
 from resources.llm import LLMOutputError
-from resources.object_store import ObjectStoreError, ObjectStoreUnavailable, S3ObjectStoreResource
+from resources.object_store import (
+    ObjectStoreError,
+    ObjectStoreUnavailable,
+    S3ObjectStoreResource,
+)
+from sparklio_common.errors import (
+    PermanentServiceError,
+    TransientServiceError,
+    is_transient,
+)
+from sparklio_common.keys import UnsafeKeyError
 from sparklio_pipelines.content.brief.schema import BriefError
 from sparklio_pipelines.content.copy.schemas import CopyError
-from sparklio_common.keys import UnsafeKeyError
-from sparklio_pipelines.defs.retries import RETRY_DELAY_ENV, retry_delay_seconds, service_step
-from sparklio_common.errors import is_transient
+from sparklio_pipelines.defs.retries import (
+    RETRY_DELAY_ENV,
+    retry_delay_seconds,
+    service_step,
+)
 
 
 def client_error(status: int, code: str) -> boto.ClientError:
@@ -225,7 +240,15 @@ def test_retry_delay_comes_from_the_environment(monkeypatch):
 
 
 def test_service_assets_keep_the_retry_policy():
-    from sparklio_pipelines.defs.assets import brief, bundle, captions, copy, image, uploads, video
+    from sparklio_pipelines.defs.assets import (
+        brief,
+        bundle,
+        captions,
+        copy,
+        image,
+        uploads,
+        video,
+    )
     from sparklio_pipelines.defs.assets.common import SERVICE_RETRY
 
     assets = [brief.brief, copy.copy, image.image, video.video, captions.captions, bundle.campaign_bundle,

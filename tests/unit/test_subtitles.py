@@ -7,10 +7,24 @@ import re
 import pytest
 
 from sparklio_common.model_io import Word
-from sparklio_pipelines.content.captions.cues import Cue, build_cues, limits_for, wrap_lines
 from sparklio_pipelines.content.captions.alignment import align_to_script
-from sparklio_pipelines.content.captions.metrics import cue_problems, speech_coverage, word_error_rate
-from sparklio_pipelines.content.captions.formats import to_ass, to_srt, to_vtt, words_json
+from sparklio_pipelines.content.captions.cues import (
+    Cue,
+    build_cues,
+    limits_for,
+    wrap_lines,
+)
+from sparklio_pipelines.content.captions.formats import (
+    to_ass,
+    to_srt,
+    to_vtt,
+    words_json,
+)
+from sparklio_pipelines.content.captions.metrics import (
+    cue_problems,
+    speech_coverage,
+    word_error_rate,
+)
 
 EN_SCRIPT = (
     "Meet Glow Serum by Lumina. Vitamin C and niacinamide work together for visibly brighter skin "

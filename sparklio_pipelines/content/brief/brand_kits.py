@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from sparklio_common.settings import REPO_ROOT
 from sparklio_pipelines.content.brief.schema import (
     LANGUAGES,
     SLUG_RE,
@@ -17,7 +18,6 @@ from sparklio_pipelines.content.brief.schema import (
     load_yaml_text,
     printable_field,
 )
-from sparklio_common.settings import REPO_ROOT
 
 MAX_KIT_BYTES = 128 * 1024
 

@@ -9,7 +9,13 @@ import ffmpeg
 from PIL import ImageFont
 
 from sparklio_pipelines.content.fonts import find_font
-from sparklio_pipelines.content.media import MediaError, ffmpeg_bin, h264_args, h264_encoder, probe
+from sparklio_pipelines.content.media import (
+    MediaError,
+    ffmpeg_bin,
+    h264_args,
+    h264_encoder,
+    probe,
+)
 
 # SRT carries no style (ASS files keep their own); sizes are in libass's 384x288 script space.
 SRT_STYLE = ("FontName={family},Fontsize=13,Bold=1,PrimaryColour=&H00FFFFFF,OutlineColour=&H00000000,"

@@ -9,12 +9,21 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sparklio_pipelines.content.fonts import DEFAULT_FAMILY, find_font
 from sparklio_pipelines.content.captions.alignment import align_to_script
-from sparklio_pipelines.content.captions.cues import build_cues
 from sparklio_pipelines.content.captions.burn_in import burn_in
-from sparklio_pipelines.content.captions.metrics import cue_problems, speech_coverage, word_error_rate
-from sparklio_pipelines.content.captions.formats import to_ass, to_srt, to_vtt, words_json
+from sparklio_pipelines.content.captions.cues import build_cues
+from sparklio_pipelines.content.captions.formats import (
+    to_ass,
+    to_srt,
+    to_vtt,
+    words_json,
+)
+from sparklio_pipelines.content.captions.metrics import (
+    cue_problems,
+    speech_coverage,
+    word_error_rate,
+)
+from sparklio_pipelines.content.fonts import DEFAULT_FAMILY, find_font
 from sparklio_pipelines.content.protocols import Transcriber
 
 

@@ -7,7 +7,12 @@ import re
 from collections.abc import Callable
 
 from sparklio_pipelines.content.brief.schema import Brief
-from sparklio_pipelines.content.channels import HASHTAG_MAX_CHARS, FieldLimit, channel_limits, word_count
+from sparklio_pipelines.content.channels import (
+    HASHTAG_MAX_CHARS,
+    FieldLimit,
+    channel_limits,
+    word_count,
+)
 from sparklio_pipelines.content.copy.schemas import (
     CopyDeck,
     EmailVariant,

@@ -18,7 +18,13 @@ from collections.abc import Callable
 
 from sparklio_common.model_io import LLMCall
 from sparklio_pipelines.content.brief.schema import Brief
-from sparklio_pipelines.content.channels import ALWAYS_GENERATED, ChannelLimits, FieldLimit, channel_limits, word_count
+from sparklio_pipelines.content.channels import (
+    ALWAYS_GENERATED,
+    ChannelLimits,
+    FieldLimit,
+    channel_limits,
+    word_count,
+)
 from sparklio_pipelines.content.copy.limits import (
     HASHTAG,
     brand_hashtags,

@@ -9,7 +9,11 @@ import numpy as np
 from PIL import Image
 
 from sparklio_pipelines.content.brief.schema import BrandKit
-from sparklio_pipelines.content.creative.layout import Box, CreativeError, CreativeLayout
+from sparklio_pipelines.content.creative.layout import (
+    Box,
+    CreativeError,
+    CreativeLayout,
+)
 
 MIN_CONTRAST = 4.5  # WCAG 2.x AA, normal text
 TARGET_CONTRAST = 4.8  # aim a little higher so re-measuring from final pixels stays above AA

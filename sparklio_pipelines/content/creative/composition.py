@@ -26,8 +26,21 @@ from sparklio_pipelines.content.creative.color import (
     scrim_for,
     to_u8,
 )
-from sparklio_pipelines.content.creative.layout import Box, CreativeError, CreativeLayout, TextBox, cover_crop, pad_box, safe_area
-from sparklio_pipelines.content.creative.typography import MIN_HEADLINE_PX, TextBlock, draw_block, fit_text
+from sparklio_pipelines.content.creative.layout import (
+    Box,
+    CreativeError,
+    CreativeLayout,
+    TextBox,
+    cover_crop,
+    pad_box,
+    safe_area,
+)
+from sparklio_pipelines.content.creative.typography import (
+    MIN_HEADLINE_PX,
+    TextBlock,
+    draw_block,
+    fit_text,
+)
 
 
 def _load_logo(logo_png: bytes) -> Image.Image:

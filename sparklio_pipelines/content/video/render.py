@@ -26,7 +26,6 @@ import ffmpeg
 from PIL import ImageFont
 
 from sparklio_pipelines.content.captions.burn_in import burn_subtitles
-from sparklio_pipelines.content.text import balanced_wrap
 from sparklio_pipelines.content.media import (
     SOFTWARE_H264,
     MediaError,
@@ -36,6 +35,7 @@ from sparklio_pipelines.content.media import (
     probe,
     summarize,
 )
+from sparklio_pipelines.content.text import balanced_wrap
 
 WIDTH, HEIGHT, FPS = 1080, 1920, 30
 CROSSFADE_S = 0.6

@@ -5,6 +5,11 @@ import dagster as dg
 
 from resources.database import CampaignDatabaseResource
 from resources.object_store import ObjectStoreError, ObjectStoreResource, StoredObject
+from sparklio_common.errors import is_transient
+from sparklio_common.keys import brief_input_key
+from sparklio_common.media_types import guess_media_type
+from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
+from sparklio_pipelines.content.brief.schema import BriefError, parse_brief_bytes
 from sparklio_pipelines.defs.assets.common import (
     CAMPAIGN_GROUP,
     SERVICE_RETRY,
@@ -12,11 +17,7 @@ from sparklio_pipelines.defs.assets.common import (
     find_cached,
     publish,
 )
-from sparklio_pipelines.content.brief.schema import BriefError, parse_brief_bytes
-from sparklio_pipelines.campaigns.briefs import brief_input_key
-from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
 from sparklio_pipelines.defs.partitions import campaign_partitions
-from sparklio_common.errors import is_transient
 from sparklio_pipelines.defs.retries import retry_transient_only
 
 
@@ -72,11 +73,6 @@ def brief(
         for image in (parsed.brand.logo_path, parsed.brand.style_reference_path, parsed.product_photo):
             if image and image.startswith(f"campaigns/{campaign_id}/") and (info := object_store.head(image)):
                 records.append(output_record(
-                    StoredObject(image, info.sha256 or "", info.size, _image_type(image), True), "brief"))
+                    StoredObject(image, info.sha256 or "", info.size, guess_media_type(image), True), "brief"))
         metadata = publish(context, object_store, campaign_db, "brief", records, digest)
     return dg.Output(parsed.model_dump(mode="json"), metadata={**summary, **metadata})
-
-
-def _image_type(key: str) -> str:
-    suffix = key.rsplit(".", 1)[-1].lower()
-    return {"jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp"}.get(suffix, "image/png")

@@ -9,6 +9,12 @@ import dagster as dg
 
 from resources.database import CampaignDatabaseResource
 from resources.object_store import ObjectStoreResource
+from sparklio_common.keys import bundle_key, campaign_key
+from sparklio_pipelines.campaigns.manifest import (
+    build_manifest,
+    fingerprint,
+    output_record,
+)
 from sparklio_pipelines.defs.assets.common import (
     CAMPAIGN_GROUP,
     SERVICE_RETRY,
@@ -16,16 +22,13 @@ from sparklio_pipelines.defs.assets.common import (
     find_cached,
     publish,
 )
-from sparklio_common.keys import campaign_key
-from sparklio_pipelines.campaigns.manifest import build_manifest, fingerprint, output_record
 from sparklio_pipelines.defs.partitions import campaign_partitions
 from sparklio_pipelines.defs.retries import retry_transient_only
 
 BUNDLE_ASSET = "campaign_bundle"
 
 
-def bundle_key(campaign_id: str) -> str:
-    return campaign_key(campaign_id, "bundle.zip")
+
 
 
 @dg.asset(

@@ -8,6 +8,10 @@ import dagster as dg
 from resources.database import CampaignDatabaseResource
 from resources.object_store import ObjectStoreResource
 from resources.transcription import TranscriberResource
+from sparklio_common.keys import CAPTION_FILES, caption_key
+from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
+from sparklio_pipelines.content.brief.schema import Brief
+from sparklio_pipelines.content.captions.captioning import caption_video
 from sparklio_pipelines.defs.assets.common import (
     CAMPAIGN_GROUP,
     SERVICE_RETRY,
@@ -15,15 +19,8 @@ from sparklio_pipelines.defs.assets.common import (
     find_cached,
     publish,
 )
-from sparklio_pipelines.content.brief.schema import Brief
-from sparklio_pipelines.content.captions.captioning import caption_video
-from sparklio_common.keys import campaign_key
-from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
 from sparklio_pipelines.defs.partitions import campaign_partitions
 from sparklio_pipelines.defs.retries import retry_transient_only
-
-CAPTION_FILES = {"srt": "captions.srt", "vtt": "captions.vtt", "ass": "captions.ass",
-                 "words": "words.json", "burned": "video-captioned.mp4"}
 
 
 @dg.asset(
@@ -67,7 +64,7 @@ def captions(
                 highlight_hex=parsed.brand.palette[1],
             )
             for kind, path in result.files.items():
-                stored = object_store.put_file(campaign_key(campaign_id, "captions", language, CAPTION_FILES[kind]), path)
+                stored = object_store.put_file(caption_key(campaign_id, language, kind), path)
                 records.append(output_record(stored, "captions", language=language, channel="shorts"))
                 if kind == "burned":
                     burned[language] = stored.key

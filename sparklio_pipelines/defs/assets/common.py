@@ -67,7 +67,7 @@ def find_cached(
 
 
 def cached_metadata(store: ObjectStoreResource, records: list[OutputRecord], campaign_id: str) -> dict:
-    from sparklio_pipelines.campaigns.manifest import manifest_key
+    from sparklio_common.keys import manifest_key
 
     return {
         "cached": True,

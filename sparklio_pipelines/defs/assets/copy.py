@@ -8,6 +8,13 @@ from resources.database import CampaignDatabaseResource
 from resources.embeddings import EmbedderResource
 from resources.llm import LLMResource
 from resources.object_store import ObjectStoreResource
+from sparklio_common.keys import channel_key, deck_key
+from sparklio_pipelines.campaigns.brand_memory import approved_examples
+from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
+from sparklio_pipelines.content.brief.schema import Brief
+from sparklio_pipelines.content.copy.limits import limit_problems
+from sparklio_pipelines.content.copy.schemas import CopyDeck
+from sparklio_pipelines.content.copy.writer import generate_copy
 from sparklio_pipelines.defs.assets.common import (
     CAMPAIGN_GROUP,
     SERVICE_RETRY,
@@ -15,13 +22,6 @@ from sparklio_pipelines.defs.assets.common import (
     find_cached,
     publish,
 )
-from sparklio_pipelines.campaigns.brand_memory import approved_examples
-from sparklio_pipelines.content.brief.schema import Brief
-from sparklio_pipelines.content.copy.schemas import CopyDeck
-from sparklio_pipelines.content.copy.writer import generate_copy
-from sparklio_pipelines.content.copy.limits import limit_problems
-from sparklio_common.keys import campaign_key
-from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
 from sparklio_pipelines.defs.partitions import campaign_partitions
 from sparklio_pipelines.defs.retries import retry_transient_only
 
@@ -29,12 +29,10 @@ COPY_SEED_TAG = "sparklio/copy_seed"  # the refresh schedule sets a new one for 
 VARIANTS_PER_CHANNEL = 2
 
 
-def deck_key(campaign_id: str) -> str:
-    return campaign_key(campaign_id, "copy", "deck.json")
 
 
-def channel_key(campaign_id: str, language: str, channel: str) -> str:
-    return campaign_key(campaign_id, "copy", language, f"{channel}.json")
+
+
 
 
 def copy_markdown(deck: CopyDeck) -> str:

@@ -13,6 +13,14 @@ import dagster as dg
 from resources.database import CampaignDatabaseResource
 from resources.image_generation import ImageGeneratorResource
 from resources.object_store import ObjectStoreResource
+from sparklio_common.keys import campaign_key, layouts_key
+from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
+from sparklio_pipelines.content.brief.schema import Brief
+from sparklio_pipelines.content.creative.composition import (
+    compose_creative,
+    thumbnail_png,
+)
+from sparklio_pipelines.content.creative.layout import CHANNEL_SIZES, CREATIVE_SIZES
 from sparklio_pipelines.defs.assets.common import (
     CAMPAIGN_GROUP,
     SERVICE_RETRY,
@@ -21,11 +29,6 @@ from sparklio_pipelines.defs.assets.common import (
     publish,
     thumbnail_markdown,
 )
-from sparklio_pipelines.content.brief.schema import Brief
-from sparklio_pipelines.content.creative.layout import CHANNEL_SIZES, CREATIVE_SIZES
-from sparklio_pipelines.content.creative.composition import compose_creative, thumbnail_png
-from sparklio_common.keys import campaign_key
-from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
 from sparklio_pipelines.defs.partitions import campaign_partitions
 from sparklio_pipelines.defs.retries import retry_transient_only
 
@@ -34,9 +37,7 @@ VIDEO_ART_SLIDES = 3  # extra 9:16 backgrounds the video cuts between
 PRODUCT_SET_PREFERENCE = ("square", "landscape", "portrait", "story")
 
 
-def layouts_key(campaign_id: str) -> str:
-    """Where each creative's text boxes, colors and safe area are recorded, for the image checks."""
-    return campaign_key(campaign_id, "image", "layouts.json")
+
 
 
 def art_prompt(brief: Brief) -> str:

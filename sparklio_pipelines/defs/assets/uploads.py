@@ -12,19 +12,11 @@ import dagster as dg
 
 from resources.object_store import ObjectStoreResource
 from resources.transcription import TranscriberResource
-from sparklio_pipelines.defs.assets.common import SERVICE_RETRY
+from sparklio_common.keys import UPLOAD_CAPTIONS_PREFIX, join_key, upload_caption_key
 from sparklio_pipelines.content.captions.captioning import caption_video
-from sparklio_common.keys import join_key
+from sparklio_pipelines.defs.assets.common import SERVICE_RETRY
 from sparklio_pipelines.defs.partitions import upload_partitions
 from sparklio_pipelines.defs.retries import retry_transient_only
-
-UPLOAD_CAPTIONS_PREFIX = "uploads/captions"
-OUTPUT_NAMES = {"srt": "captions.srt", "vtt": "captions.vtt", "ass": "captions.ass",
-                "words": "words.json", "burned": "captioned.mp4"}
-
-
-def upload_source_key(partition: str, suffix: str) -> str:
-    return join_key(UPLOAD_CAPTIONS_PREFIX, partition, f"source{suffix}")
 
 
 def find_source(store: ObjectStoreResource, partition: str) -> str | None:
@@ -54,13 +46,13 @@ def uploaded_video_captions(
         source = object_store.download(source_key, work / f"source{PurePosixPath(source_key).suffix}")
         result = caption_video(source, work, transcriber=transcriber, language=None)
         for kind, path in result.files.items():
-            stored = object_store.put_file(join_key(UPLOAD_CAPTIONS_PREFIX, partition, OUTPUT_NAMES[kind]), path)
+            stored = object_store.put_file(upload_caption_key(partition, kind), path)
             outputs.append({"key": stored.key, "sha256": stored.sha256, "bytes": stored.size,
                             "media_type": stored.media_type})
     manifest = {"upload": partition, "source": source_key, "outputs": outputs}
     manifest_key = join_key(UPLOAD_CAPTIONS_PREFIX, partition, "manifest.json")
     object_store.put_bytes(manifest_key, json.dumps(manifest, ensure_ascii=False, indent=2).encode(), "application/json")
-    burned = join_key(UPLOAD_CAPTIONS_PREFIX, partition, OUTPUT_NAMES["burned"])
+    burned = upload_caption_key(partition, "burned")
     return dg.MaterializeResult(metadata={
         "captioned_video": dg.MetadataValue.url(object_store.url(burned)),
         "manifest": dg.MetadataValue.path(manifest_key),

@@ -13,6 +13,11 @@ from resources.database import CampaignDatabaseResource
 from resources.image_generation import ImageGeneratorResource
 from resources.object_store import ObjectStoreResource
 from resources.speech import SpeechResource
+from sparklio_common.keys import clip_key, video_key, voiceover_key
+from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
+from sparklio_pipelines.content.brief.schema import Brief
+from sparklio_pipelines.content.fonts import find_font
+from sparklio_pipelines.content.video.render import CLIP_SUFFIXES, render_video
 from sparklio_pipelines.defs.assets.common import (
     CAMPAIGN_GROUP,
     SERVICE_RETRY,
@@ -20,22 +25,8 @@ from sparklio_pipelines.defs.assets.common import (
     find_cached,
     publish,
 )
-from sparklio_pipelines.content.brief.schema import Brief
-from sparklio_pipelines.content.fonts import find_font
-from sparklio_common.keys import campaign_key
-from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
 from sparklio_pipelines.defs.partitions import campaign_partitions
 from sparklio_pipelines.defs.retries import retry_transient_only
-from sparklio_pipelines.content.video.render import CLIP_SUFFIXES, render_video
-
-
-def video_key(campaign_id: str, language: str) -> str:
-    return campaign_key(campaign_id, "video", language, "video.mp4")
-
-
-def voiceover_key(campaign_id: str, language: str) -> str:
-    return campaign_key(campaign_id, "video", language, "voiceover.wav")
-
 
 # 16 frames at 8 fps: AnimateDiff's native context length (2 s), looped under the first slide.
 CLIP_FRAMES, CLIP_FRAME_RATE = 16, 8
@@ -50,8 +41,7 @@ def clip_prompt(brief: Brief) -> str:
     )
 
 
-def clip_key(campaign_id: str, suffix: str) -> str:
-    return campaign_key(campaign_id, "video", "clip", f"opening-clip{suffix}")
+
 
 
 @dg.asset(

@@ -1,4 +1,4 @@
-"""Start a campaign from the Dagster UI Launchpad, no files needed.
+"""The ops behind the non-asset jobs: registering a campaign from the Launchpad, approving copy.
 
 `launch_campaign_job`'s config is the brief (every field described, every field defaulted). Its step
 stores the brief and adds the partition; `launched_campaign_sensor` then runs the campaign.
@@ -10,10 +10,11 @@ import dagster as dg
 from pydantic import Field
 
 from resources.database import CampaignDatabaseResource
+from resources.embeddings import EmbedderResource
 from resources.object_store import ObjectStoreResource
-from sparklio_pipelines.content.brief.schema import BriefError, parse_brief_data
+from sparklio_pipelines.campaigns.approvals import ApprovalError, approve_variant
 from sparklio_pipelines.campaigns.briefs import store_brief
-from sparklio_pipelines.defs.jobs import campaign_job
+from sparklio_pipelines.content.brief.schema import BriefError, parse_brief_data
 from sparklio_pipelines.defs.partitions import CAMPAIGN_PARTITION_NAME
 
 LAUNCHED_TAG = "sparklio/launched_campaign"
@@ -70,20 +71,19 @@ def register_campaign(
     return brief.campaign_id
 
 
-@dg.job(description="Start a campaign from the Launchpad: fill in the brief, launch, and the campaign runs.")
-def launch_campaign_job():
-    register_campaign()
+class ApprovalConfig(dg.Config):
+    campaign_id: str = Field(description="The campaign whose copy you approve")
+    language: str = Field(default="en", description="ko or en")
+    channel: str = Field(default="instagram", description="instagram, x, linkedin, email or shorts")
+    variant: str = Field(default="A", description="The A/B variant label")
 
 
-@dg.run_status_sensor(
-    run_status=dg.DagsterRunStatus.SUCCESS,
-    monitored_jobs=[launch_campaign_job],
-    request_job=campaign_job,
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Runs the campaign a Launchpad launch registered.",
-)
-def launched_campaign_sensor(context: dg.RunStatusSensorContext):
-    campaign_id = context.dagster_run.tags.get(LAUNCHED_TAG)
-    if not campaign_id:
-        return dg.SkipReason("launch run registered no campaign")
-    return dg.RunRequest(run_key=f"launch:{context.dagster_run.run_id}", partition_key=campaign_id)
+@dg.op(description="Store an approved variant in brand memory (pgvector), per brand and language.")
+def approve_copy(context: dg.OpExecutionContext, config: ApprovalConfig, object_store: ObjectStoreResource,
+                 campaign_db: CampaignDatabaseResource, embedder: EmbedderResource) -> None:
+    try:
+        text = approve_variant(config.campaign_id, config.language, config.channel, config.variant,
+                               store=object_store, db=campaign_db, embedder=embedder)
+    except ApprovalError as exc:
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
+    context.log.info(f"Approved: {text}")

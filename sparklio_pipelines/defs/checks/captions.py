@@ -1,0 +1,88 @@
+"""Caption checks: coverage of the speech measured on the audio, cue rules, match with the script."""
+
+
+import tempfile
+from pathlib import Path
+
+import dagster as dg
+
+from resources.database import CampaignDatabaseResource
+from resources.object_store import ObjectStoreResource
+from sparklio_common.keys import caption_key
+from sparklio_common.model_io import Word
+from sparklio_pipelines.content import quality
+from sparklio_pipelines.content.captions.metrics import (
+    cue_problems,
+    speech_coverage,
+    voiced_intervals,
+    word_error_rate,
+)
+from sparklio_pipelines.defs.assets.captions import captions
+from sparklio_pipelines.defs.checks.common import WARN, campaign_of, load_deck, result
+from sparklio_pipelines.defs.checks.video import videos
+
+
+def caption_sets(store: ObjectStoreResource, db: CampaignDatabaseResource, campaign_id: str):
+    """(language, cues, script, source video key) for each captioned language."""
+    deck = load_deck(store, campaign_id)
+    for language, video_key in videos(db, campaign_id).items():
+        srt = store.get_bytes(caption_key(campaign_id, language, "srt")).decode()
+        script = deck.languages[language]["shorts"][0].script
+        yield language, quality.parse_srt(srt), script, video_key
+
+
+def judge_captions_cover_speech(
+    campaign_id: str, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource
+) -> dg.AssetCheckResult:
+    problems, coverage = [], {}
+    with tempfile.TemporaryDirectory() as tmp:
+        for language, cues, _, video_key in caption_sets(object_store, campaign_db, campaign_id):
+            local = object_store.download(video_key, Path(tmp) / f"{language}.mp4")
+            speech = [Word("", a, b, 1.0) for a, b in voiced_intervals(local)]
+            coverage[language] = round(speech_coverage(speech, cues), 3)
+            if coverage[language] < 0.9:
+                problems.append(f"{language}: captions cover {coverage[language]:.0%} of the speech, need 90%")
+    return result(problems, coverage=dg.MetadataValue.json(coverage))
+
+
+@dg.asset_check(asset=captions, blocking=True, description="Captions are on screen for >= 90% of the speech.")
+def captions_cover_speech(
+    context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource
+) -> dg.AssetCheckResult:
+    return judge_captions_cover_speech(campaign_of(context), object_store, campaign_db)
+
+
+def judge_captions_cue_rules(
+    campaign_id: str, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource
+) -> dg.AssetCheckResult:
+    problems = []
+    for language, cues, _, _ in caption_sets(object_store, campaign_db, campaign_id):
+        problems += [f"{language}: {p}" for p in cue_problems(cues, language)]
+    return result(problems, WARN)
+
+
+@dg.asset_check(
+    asset=captions, blocking=False, description="Cue rules: <= 2 lines, line length, no overlaps, reading speed."
+)
+def captions_cue_rules(
+    context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource
+) -> dg.AssetCheckResult:
+    return judge_captions_cue_rules(campaign_of(context), object_store, campaign_db)
+
+
+def judge_captions_match_script(
+    campaign_id: str, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource
+) -> dg.AssetCheckResult:
+    problems, rates = [], {}
+    for language, cues, script, _ in caption_sets(object_store, campaign_db, campaign_id):
+        rates[language] = round(word_error_rate(script, " ".join(c.text for c in cues), language), 3)
+        if rates[language] > 0.2:
+            problems.append(f"{language}: word error rate {rates[language]:.2f} against the script")
+    return result(problems, WARN, wer=dg.MetadataValue.json(rates))
+
+
+@dg.asset_check(asset=captions, blocking=False, description="Caption text matches the voiceover script (WER <= 0.2).")
+def captions_match_script(
+    context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource
+) -> dg.AssetCheckResult:
+    return judge_captions_match_script(campaign_of(context), object_store, campaign_db)
