@@ -1,7 +1,10 @@
 """Pick each service's backend from the environment. The asset code never changes.
 
-No variable set: the embedded default (local objects, embedded Postgres, PyPI models).
-`SPARKLIO_S3_ENDPOINT` selects S3/MinIO; `DATABASE_URL` selects a Postgres server.
+`SPARKLIO_PROFILE=embedded` (the default): no variable set gives the embedded parts (local objects,
+embedded Postgres, PyPI models); a service variable that is set still selects that service
+(`SPARKLIO_S3_ENDPOINT`, `DATABASE_URL`, `OLLAMA_HOST`, `COMFYUI_URL`), so mixed setups work.
+`SPARKLIO_PROFILE=production`: every service variable is required and loading the definitions fails
+at once, naming every missing one; nothing ever falls back to an embedded part.
 Values are passed as `EnvVar`, so secrets never appear in the Dagster UI or in code.
 """
 
@@ -22,6 +25,43 @@ from resources.object_store import (
 )
 from resources.speech import LocalSpeechResource, SpeechResource
 from resources.transcription import TranscriberResource, WhisperTranscriberResource
+
+
+PROFILE_ENV = "SPARKLIO_PROFILE"
+PROFILES = ("embedded", "production")
+# What production cannot run without: each names the service it selects.
+PRODUCTION_REQUIRED = {
+    "OLLAMA_HOST": "Ollama on the Desktop (copy)",
+    "COMFYUI_URL": "ComfyUI on the Desktop (images, clips)",
+    "SPARKLIO_S3_ENDPOINT": "MinIO on the Mac mini (media)",
+    "SPARKLIO_S3_ACCESS_KEY_ID": "MinIO access key",
+    "SPARKLIO_S3_SECRET_ACCESS_KEY": "MinIO secret key",
+    "DATABASE_URL": "Postgres + pgvector on the Mac mini (metadata, brand memory)",
+}
+
+
+class ProfileError(RuntimeError):
+    """The production profile is missing services, or the profile name is unknown."""
+
+
+def active_profile() -> str:
+    profile = (os.environ.get(PROFILE_ENV) or "embedded").strip().lower()
+    if profile not in PROFILES:
+        raise ProfileError(f"{PROFILE_ENV} must be one of {', '.join(PROFILES)}, got {profile!r}")
+    return profile
+
+
+def check_profile() -> str:
+    """The active profile; in production, one error that lists every missing variable."""
+    profile = active_profile()
+    if profile == "production":
+        missing = [f"{name} ({what})" for name, what in PRODUCTION_REQUIRED.items() if not os.environ.get(name)]
+        if missing:
+            raise ProfileError(
+                "SPARKLIO_PROFILE=production needs these variables, which are not set: " + "; ".join(missing)
+                + ". Set them in .env (see .env.example), or use SPARKLIO_PROFILE=embedded on a single machine."
+            )
+    return profile
 
 
 def env_or(name: str, default):
@@ -94,6 +134,7 @@ def embedder_resource() -> EmbedderResource:
 
 
 def build_resources() -> dict:
+    check_profile()
     return {
         "object_store": object_store_resource(),
         "campaign_db": campaign_db_resource(),
