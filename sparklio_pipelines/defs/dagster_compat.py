@@ -1,4 +1,8 @@
-"""The default executor: a run's steps execute in its run worker, and take their turn on the GPU promptly.
+"""Where Sparklio needs Dagster behaviour that has no public API (dagster==1.13.27, dagster-celery==0.29.27,
+pinned in pyproject.toml). Nothing else in the product imports `dagster._`; tests/integration/
+test_in_process_executor.py and test_celery_executor.py are the canaries that fail when upstream changes.
+
+1. The default executor: a run's steps execute in its run worker, and take their turn on the GPU promptly.
 
 A campaign is one chain (brief → copy → image → video → captions), so a step process per step buys no
 parallelism; it only costs an interpreter start and a code-location load per step (seconds on the Windows
@@ -13,12 +17,18 @@ Dagster's wait for a pool slot has two problems this executor fixes (dagster 1.1
   waiting for the slot spins a whole CPU core until it gets it. Here it sleeps until its next re-check.
 
 `execution: config: multiprocess: {}` still selects Dagster's multiprocess executor, unchanged.
+Upstream: dagster-io/dagster#20367 fixed the sleep and was closed unmerged; 1.13 has no setting for either.
+
+2. The Celery executor's lost-worker watch (below): a step whose Celery worker died becomes a failed step
+attempt, so its RetryPolicy resubmits it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
+import warnings
 from collections.abc import Iterator
 
 import dagster as dg
@@ -42,6 +52,7 @@ from dagster._core.execution.plan.instance_concurrency_context import (
 )
 from dagster._core.execution.plan.plan import ExecutionPlan
 from dagster._core.executor.in_process import InProcessExecutor
+from dagster._utils.error import SerializableErrorInfo
 from dagster._utils.timing import time_execution_scope
 from dagster_shared.utils.timing import format_duration
 
@@ -139,3 +150,149 @@ def in_process_or_multiprocess_executor(init_context: dg.InitExecutorContext):
         step_dependency_config=stock.step_dependency_config,
         marker_to_close=stock.marker_to_close,
     )
+
+
+# --- Celery: a lost worker is a failed step attempt -------------------------------------------------
+# dagster-celery leaves a step whose worker died STARTED forever; there is no public hook for it, so the
+# executor submits through dagster-celery's `_submit_task` and reports the loss as Dagster's own
+# step-delegating executors report a lost step process.
+
+WORKER_CHECK_INTERVAL_S = 5.0  # how often a started step's worker is asked whether it still runs it
+WORKER_REPLY_TIMEOUT_S = 2.0  # a busy box can be slow to answer; silence only counts once it lasts
+RUNS, WITHOUT_TASK, SILENT = "runs", "without_task", "silent"
+
+
+class WatchedStepTask:
+    """A step's Celery task, watched for the worker that runs it going away.
+
+    Celery never finishes such a task by itself: a killed pool process fails it with WorkerLostError,
+    and a worker that is gone altogether (power, reboot, kill -9) leaves it STARTED forever. Both are
+    reported as a failed attempt, so the step's RetryPolicy resubmits it to its queue or fails the run,
+    as Dagster's step-delegating executors do for a lost step process. A step waiting in its queue
+    (no worker up yet) just waits.
+
+    The worker is asked every few seconds whether it still runs the task. Answering without it (it
+    restarted) twice in a row means lost. No answer only counts once it has lasted `lost_after_s`:
+    broadcast replies are often late or missing on a busy box, so silence alone proves little.
+    """
+
+    def __init__(self, app, result, plan_context, step, known_state, lost_after_s: float):
+        self.app, self.result, self.plan_context, self.step = app, result, plan_context, step
+        self.known_state, self.lost_after_s = known_state, lost_after_s
+        self.lost_event = None
+        self._unconfirmed_since: float | None = None  # since when no answer said "running it"
+        self._denials = 0  # consecutive answers without the task
+        self._next_check = 0.0
+
+    def ready(self) -> bool:
+        if self.lost_event is not None or self.result.ready():
+            return True
+        now = time.monotonic()
+        if now < self._next_check:
+            return False
+        self._next_check = now + WORKER_CHECK_INTERVAL_S
+        worker = self._started_on()
+        answer = self._ask(worker) if worker else RUNS
+        if answer == RUNS:
+            self._unconfirmed_since, self._denials = None, 0
+            return False
+        self._unconfirmed_since = self._unconfirmed_since or now
+        self._denials = self._denials + 1 if answer == WITHOUT_TASK else 0
+        silent_s = now - self._unconfirmed_since
+        if (self._denials >= 2 or silent_s >= self.lost_after_s) and not self.result.ready():
+            why = "answers without it" if self._denials >= 2 else f"has not answered for {silent_s:.0f}s"
+            self._report_lost(f"Celery worker {worker} no longer runs step {self.step.key!r}"
+                              f" (task {self.result.id}): it {why}")
+        return self.lost_event is not None
+
+    def get(self) -> list:
+        if self.lost_event is None:
+            try:
+                return self.result.get()
+            except Exception as exc:
+                if type(exc).__name__ != "WorkerLostError":
+                    raise
+                self._report_lost(f"the Celery pool process running step {self.step.key!r} died: {exc}")
+        return [dg.serialize_value(self.lost_event)]
+
+    def revoke(self, *args, **kwargs):
+        return self.result.revoke(*args, **kwargs)
+
+    def _started_on(self) -> str | None:
+        """The worker's name once the task started (`task_track_started`), else None."""
+        if self.result.state != "STARTED":
+            return None
+        info = self.result.info
+        return info.get("hostname") if isinstance(info, dict) else None
+
+    def _ask(self, worker: str) -> str:
+        """RUNS, WITHOUT_TASK (it answered: restarted, or lost the task) or SILENT."""
+        try:
+            inspect = self.app.control.inspect(destination=[worker], timeout=WORKER_REPLY_TIMEOUT_S)
+            replies = inspect.query_task(self.result.id)
+        except Exception:  # the broker itself is unreachable: that says nothing about the worker
+            return RUNS
+        if not replies or worker not in replies:
+            return SILENT
+        return RUNS if replies[worker].get(self.result.id) else WITHOUT_TASK
+
+    def _report_lost(self, message: str) -> None:
+        step_context = self.plan_context.for_step(self.step)
+        error = SerializableErrorInfo(message=message, stack=[], cls_name="CeleryWorkerLost")
+        # RetryPolicy and attempt count decide: STEP_UP_FOR_RETRY, or STEP_FAILURE when none are left
+        self.lost_event = self.plan_context.executor.log_failure_or_retry_event_after_error(
+            step_context, error, self.known_state
+        )
+        with contextlib.suppress(Exception):  # a worker that was only unreachable must not finish it too
+            self.result.revoke(terminate=True)
+
+
+def _celery_executor_class():
+    from dagster_celery.executor import CeleryExecutor, _submit_task
+
+    class PoolRoutedCeleryExecutor(CeleryExecutor):
+        """dagster-celery's executor, turning a lost worker into a step retry."""
+
+        def __init__(self, *, lost_after_s: float, **kwargs):
+            super().__init__(**kwargs)
+            self.lost_after_s = lost_after_s
+
+        def execute(self, plan_context, execution_plan):
+            from dagster_celery.core_execution_loop import core_celery_execution_loop
+
+            return core_celery_execution_loop(plan_context, execution_plan, step_execution_fn=self._submit_step)
+
+        def _submit_step(self, app, plan_context, step, queue, priority, known_state):
+            from celery.exceptions import DuplicateTaskNameWarning
+
+            with warnings.catch_warnings():
+                # dagster-celery declares its one task again for every step it submits; that is by design
+                warnings.simplefilter("ignore", DuplicateTaskNameWarning)
+                result = _submit_task(app, plan_context, step, queue, priority, known_state)
+            return WatchedStepTask(app, result, plan_context, step, known_state, self.lost_after_s)
+
+    return PoolRoutedCeleryExecutor
+
+
+def celery_executor_def(config: dict, lost_after_s: float):
+    """`dagster_celery.celery_executor` (same config schema), with lost-worker retries."""
+    from dagster._core.execution.retries import RetryMode
+    from dagster_celery.executor import CELERY_CONFIG
+
+    executor_class = _celery_executor_class()
+
+    @dg.executor(
+        name="celery", config_schema=CELERY_CONFIG, requirements=dg.multiple_process_executor_requirements()
+    )
+    def sparklio_celery_executor(init_context):
+        config = init_context.executor_config
+        return executor_class(
+            broker=config.get("broker"),
+            backend=config.get("backend"),
+            config_source=config.get("config_source"),
+            include=config.get("include"),
+            retries=RetryMode.from_config(config["retries"]),
+            lost_after_s=lost_after_s,
+        )
+
+    return sparklio_celery_executor.configured(config, name="sparklio_celery")

@@ -26,7 +26,6 @@ from resources.object_store import (
 from resources.speech import LocalSpeechResource, SpeechResource
 from resources.transcription import TranscriberResource, WhisperTranscriberResource
 
-
 PROFILE_ENV = "SPARKLIO_PROFILE"
 PROFILES = ("embedded", "production")
 # What production cannot run without: each names the service it selects.

@@ -67,10 +67,10 @@ def test_gpu_pool_steps_route_to_the_gpu_queue_and_the_rest_to_cpu():
     from dagster_celery.tags import DAGSTER_CELERY_QUEUE_TAG
 
     from sparklio_pipelines.definitions import defs
-    from sparklio_pipelines.defs.executors import CELERY_SETTINGS, route_by_pool
+    from sparklio_pipelines.defs.executors import CELERY_SETTINGS
 
     for job_name, gpu_steps in (("campaign_job", GPU_ASSETS), ("upload_captions_job", {"uploaded_video_captions"})):
-        plan = route_by_pool(create_execution_plan(defs.resolve_job_def(job_name)))
+        plan = create_execution_plan(defs.resolve_job_def(job_name))  # the queue tag is set on the asset
         queues = {step.key: step.tags.get(DAGSTER_CELERY_QUEUE_TAG, CELERY_SETTINGS["task_default_queue"])
                   for step in plan.get_all_steps_in_topo_order()}
         assert {key for key, queue in queues.items() if queue == GPU_QUEUE} == gpu_steps, queues

@@ -17,6 +17,7 @@ from sparklio_pipelines.defs.assets.common import (
     SERVICE_RETRY,
     cached_metadata,
     find_cached,
+    gpu_step,
     publish,
 )
 from sparklio_pipelines.defs.partitions import campaign_partitions
@@ -27,7 +28,7 @@ from sparklio_pipelines.defs.retries import retry_transient_only
     partitions_def=campaign_partitions,
     group_name=CAMPAIGN_GROUP,
     kinds={"srt", "vtt", "mp4"},
-    pool="gpu",
+    **gpu_step(),
     retry_policy=SERVICE_RETRY,
     description="Captions from faster-whisper word timings, aligned to the script; SRT, VTT, word JSON, burned-in MP4.",
 )

@@ -12,6 +12,15 @@ from sparklio_pipelines.campaigns.manifest import cached_outputs, publish_output
 from sparklio_pipelines.defs.retries import retry_delay_seconds
 
 CAMPAIGN_GROUP = "campaign"
+GPU_POOL = "gpu"
+GPU_QUEUE = "gpu"  # the Celery queue the GPU boxes' workers read
+CELERY_QUEUE_TAG = "dagster-celery/queue"  # dagster-celery routes a step by this op tag
+
+
+def gpu_step() -> dict:
+    """Asset arguments for a step that needs the GPU: the one-at-a-time `gpu` pool and, when steps run
+    on Celery, the `gpu` queue. One place says both, so they never disagree."""
+    return {"pool": GPU_POOL, "op_tags": {CELERY_QUEUE_TAG: GPU_QUEUE}}
 
 # Steps that call a service (LLM, image backend, S3, Postgres) retry with backoff and jitter.
 # Only transient errors reach this policy: each step body runs under `retry_transient_only`.

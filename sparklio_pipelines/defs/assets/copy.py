@@ -20,6 +20,7 @@ from sparklio_pipelines.defs.assets.common import (
     SERVICE_RETRY,
     cached_metadata,
     find_cached,
+    gpu_step,
     publish,
 )
 from sparklio_pipelines.defs.partitions import campaign_partitions
@@ -52,7 +53,7 @@ def copy_markdown(deck: CopyDeck) -> str:
     partitions_def=campaign_partitions,
     group_name=CAMPAIGN_GROUP,
     kinds={"json"},
-    pool="gpu",
+    **gpu_step(),
     retry_policy=SERVICE_RETRY,
     description="Channel copy (Instagram, X, LinkedIn, email, shorts script) in each brief language, A/B variants.",
 )

@@ -26,6 +26,7 @@ from sparklio_pipelines.defs.assets.common import (
     SERVICE_RETRY,
     cached_metadata,
     find_cached,
+    gpu_step,
     publish,
     thumbnail_markdown,
 )
@@ -74,7 +75,7 @@ def headline_for(copy_deck: dict, language: str) -> str:
     partitions_def=campaign_partitions,
     group_name=CAMPAIGN_GROUP,
     kinds={"png"},
-    pool="gpu",
+    **gpu_step(),
     retry_policy=SERVICE_RETRY,
     description="Background art and composed creatives (1080×1080, 1080×1350, 1080×1920, 1920×1080) per language.",
 )

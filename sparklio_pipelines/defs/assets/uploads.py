@@ -14,7 +14,7 @@ from resources.object_store import ObjectStoreResource
 from resources.transcription import TranscriberResource
 from sparklio_common.keys import UPLOAD_CAPTIONS_PREFIX, join_key, upload_caption_key
 from sparklio_pipelines.content.captions.captioning import caption_video
-from sparklio_pipelines.defs.assets.common import SERVICE_RETRY
+from sparklio_pipelines.defs.assets.common import SERVICE_RETRY, gpu_step
 from sparklio_pipelines.defs.partitions import upload_partitions
 from sparklio_pipelines.defs.retries import retry_transient_only
 
@@ -28,7 +28,7 @@ def find_source(store: ObjectStoreResource, partition: str) -> str | None:
     partitions_def=upload_partitions,
     group_name="uploads",
     kinds={"srt", "vtt", "mp4"},
-    pool="gpu",
+    **gpu_step(),
     retry_policy=SERVICE_RETRY,
     description="Captions (SRT, VTT, word JSON, burned-in MP4) for an uploaded video.",
 )

@@ -23,6 +23,7 @@ from sparklio_pipelines.defs.assets.common import (
     SERVICE_RETRY,
     cached_metadata,
     find_cached,
+    gpu_step,
     publish,
 )
 from sparklio_pipelines.defs.partitions import campaign_partitions
@@ -48,7 +49,7 @@ def clip_prompt(brief: Brief) -> str:
     partitions_def=campaign_partitions,
     group_name=CAMPAIGN_GROUP,
     kinds={"mp4"},
-    pool="gpu",
+    **gpu_step(),
     retry_policy=SERVICE_RETRY,
     description="1080×1920 H.264/AAC MP4 (15–30 s) per language: slides with motion, headlines, voiceover.",
 )
