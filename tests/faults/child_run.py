@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     import dagster as dg
+    from dagster import deserialize_value
     from dagster._core.instance.ref import InstanceRef
-    from dagster._serdes import deserialize_value
 
     from tests.faults.harness import run_campaign
 

@@ -328,7 +328,7 @@ KILLED = ("run worker",)
 
 
 def start_child_run(instance, campaign_id: str, assets: tuple[str, ...], *extra: str) -> subprocess.Popen:
-    from dagster._serdes import serialize_value
+    from dagster import serialize_value
 
     ref = os.path.join(instance.root_directory, "instance-ref.json")
     with open(ref, "w") as fh:

@@ -12,10 +12,10 @@ import time
 
 import dagster as dg
 import pytest
+from dagster import instance_for_test
 from dagster._core.execution.plan.instance_concurrency_context import (
     InstanceConcurrencyContext,
 )
-from dagster._core.test_utils import instance_for_test
 
 from sparklio_pipelines.defs.dagster_compat import (
     DEFAULT_POOL_POLL_S,
