@@ -4,7 +4,6 @@ The upload is checked first (a real video with an audio stream, within the size 
 limits); a bad one goes to `uploads/video/rejected/` with its reason.
 """
 
-import os
 from pathlib import PurePosixPath
 
 import dagster as dg
@@ -12,6 +11,7 @@ import dagster as dg
 from resources.object_store import ObjectStoreResource
 from sensors.inbox import Inbox, InboxCursor, version_of
 from sparklio_common.keys import sanitize_name, upload_source_key
+from sparklio_common.settings import settings
 from sparklio_pipelines.content.media import MediaError, probe, summarize
 from sparklio_pipelines.defs.jobs import upload_captions_job
 from sparklio_pipelines.defs.partitions import upload_partitions
@@ -22,8 +22,8 @@ BATCH_LIMIT = 10
 
 def upload_limits() -> tuple[int, float]:
     """(max bytes, max seconds), configured by SPARKLIO_MAX_VIDEO_MB and SPARKLIO_MAX_VIDEO_SECONDS."""
-    return (int(float(os.environ.get("SPARKLIO_MAX_VIDEO_MB", "500")) * 1024 * 1024),
-            float(os.environ.get("SPARKLIO_MAX_VIDEO_SECONDS", "600")))
+    configured = settings()
+    return int(configured.max_video_mb * 1024 * 1024), configured.max_video_seconds
 
 
 def upload_problems(store: ObjectStoreResource, key: str, size: int) -> tuple[list[str], dict]:

@@ -8,7 +8,12 @@ from sensors.video_upload import video_upload_sensor
 from sparklio_pipelines.defs import assets
 from sparklio_pipelines.defs.checks import ALL_CHECKS
 from sparklio_pipelines.defs.executors import executor_resources, run_executor
-from sparklio_pipelines.defs.jobs import approve_copy_job, campaign_job, launch_campaign_job, upload_captions_job
+from sparklio_pipelines.defs.jobs import (
+    approve_copy_job,
+    campaign_job,
+    launch_campaign_job,
+    upload_captions_job,
+)
 from sparklio_pipelines.defs.resources import build_resources
 from sparklio_pipelines.defs.schedules import campaign_refresh_schedule
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import functools
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
+
+from sparklio_common.settings import settings
 
 
 class MediaError(RuntimeError):
@@ -17,7 +18,7 @@ class MediaError(RuntimeError):
 @functools.lru_cache(maxsize=1)
 def ffmpeg_bin() -> str:
     """`SPARKLIO_FFMPEG`, then ffmpeg on PATH (Debian's has libass and libx264)."""
-    found = os.environ.get("SPARKLIO_FFMPEG") or shutil.which("ffmpeg")
+    found = settings().ffmpeg or shutil.which("ffmpeg")
     if not found:
         raise MediaError("ffmpeg not found: install Debian's ffmpeg or set SPARKLIO_FFMPEG")
     return found
@@ -25,7 +26,7 @@ def ffmpeg_bin() -> str:
 
 @functools.lru_cache(maxsize=1)
 def ffprobe_bin() -> str:
-    found = os.environ.get("SPARKLIO_FFPROBE") or shutil.which("ffprobe")
+    found = settings().ffprobe or shutil.which("ffprobe")
     if not found:
         sibling = Path(ffmpeg_bin()).with_name("ffprobe")
         if sibling.exists():
@@ -91,7 +92,7 @@ def h264_encoder() -> str:
 
     Probed once per process, so each render does not pay for it.
     """
-    chosen = os.environ.get("SPARKLIO_VIDEO_ENCODER", "auto").strip() or "auto"
+    chosen = settings().video_encoder
     if chosen != "auto":
         return chosen
     return HARDWARE_H264 if encoder_works(HARDWARE_H264) else SOFTWARE_H264

@@ -56,15 +56,14 @@ from dagster._utils.error import SerializableErrorInfo
 from dagster._utils.timing import time_execution_scope
 from dagster_shared.utils.timing import format_duration
 
-from sparklio_common.settings import seconds_from_env
+from sparklio_common.settings import settings
 
 POOL_POLL_ENV = "SPARKLIO_POOL_POLL_SECONDS"
 DEFAULT_POOL_POLL_S = 0.5
 
 
 def pool_poll_seconds() -> float:
-    # below 0.1 s it is a busy loop on the database; 15 s is Dagster's own cap
-    return seconds_from_env(POOL_POLL_ENV, DEFAULT_POOL_POLL_S, 0.1, 15)
+    return settings().pool_poll_s
 
 
 class PromptPoolClaims(InstanceConcurrencyContext):

@@ -19,7 +19,7 @@ from typing import Any
 
 from dagster import EnvVar
 
-from sparklio_common.settings import seconds_from_env
+from sparklio_common.settings import seconds_from_env, settings
 from sparklio_pipelines.defs.dagster_compat import WORKER_CHECK_INTERVAL_S
 
 EXECUTOR_ENV = "SPARKLIO_EXECUTOR"
@@ -50,7 +50,7 @@ CELERY_SETTINGS: dict[str, Any] = {
 
 
 def selected_executor() -> str:
-    value = os.environ.get(EXECUTOR_ENV, "").strip().lower() or "default"
+    value = settings().executor
     if value not in EXECUTOR_CHOICES:
         raise ValueError(f"{EXECUTOR_ENV}={value!r}: must be one of {', '.join(EXECUTOR_CHOICES)}")
     return value

@@ -25,6 +25,7 @@ from resources.object_store import (
 )
 from resources.speech import LocalSpeechResource, SpeechResource
 from resources.transcription import TranscriberResource, WhisperTranscriberResource
+from sparklio_common.settings import settings
 
 PROFILE_ENV = "SPARKLIO_PROFILE"
 PROFILES = ("embedded", "production")
@@ -44,7 +45,7 @@ class ProfileError(RuntimeError):
 
 
 def active_profile() -> str:
-    profile = (os.environ.get(PROFILE_ENV) or "embedded").strip().lower()
+    profile = settings().profile
     if profile not in PROFILES:
         raise ProfileError(f"{PROFILE_ENV} must be one of {', '.join(PROFILES)}, got {profile!r}")
     return profile

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator
 from dagster import DagsterError, Failure, MetadataValue, RetryRequested
 
 from sparklio_common.errors import is_transient
-from sparklio_common.settings import seconds_from_env
+from sparklio_common.settings import settings
 
 RETRY_DELAY_ENV = "SPARKLIO_RETRY_DELAY_SECONDS"
 DEFAULT_RETRY_DELAY_S = 2.0
@@ -25,7 +25,7 @@ MAX_METADATA_CHARS = 20_000  # an LLM reply can be long; the UI only needs enoug
 
 def retry_delay_seconds() -> float:
     """Base delay between retries: `$SPARKLIO_RETRY_DELAY_SECONDS`, default 2 s."""
-    return seconds_from_env(RETRY_DELAY_ENV, DEFAULT_RETRY_DELAY_S, 0, 3600)
+    return settings().retry_delay_s
 
 
 def _text(value: object) -> str:

@@ -1,16 +1,16 @@
 """`campaign_refresh_schedule`: fresh A/B copy (and everything downstream) for active campaigns."""
 
 import datetime as dt
-import os
 
 import dagster as dg
 
 from resources.database import CampaignDatabaseResource
+from sparklio_common.settings import settings
 from sparklio_pipelines.defs.assets.copy import COPY_SEED_TAG
 from sparklio_pipelines.defs.jobs import campaign_job
 
-REFRESH_CRON = os.environ.get("SPARKLIO_REFRESH_CRON", "0 9 * * 1")  # Mondays 09:00
-REFRESH_TIMEZONE = os.environ.get("SPARKLIO_TIMEZONE", "Asia/Seoul")
+REFRESH_CRON = settings().refresh_cron  # Mondays 09:00 unless set
+REFRESH_TIMEZONE = settings().timezone
 REFRESHED_ASSETS = [dg.AssetKey(name) for name in ("copy", "image", "video", "captions")]
 
 

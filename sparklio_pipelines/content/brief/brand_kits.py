@@ -6,10 +6,9 @@ inlined, so a campaign keeps the rules it was made with even if the kit file cha
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-from sparklio_common.settings import REPO_ROOT
+from sparklio_common.settings import settings
 from sparklio_pipelines.content.brief.schema import (
     LANGUAGES,
     SLUG_RE,
@@ -23,7 +22,7 @@ MAX_KIT_BYTES = 128 * 1024
 
 
 def brands_dir() -> Path:
-    return Path(os.environ.get("SPARKLIO_BRANDS_DIR") or REPO_ROOT / "brands")
+    return settings().brands_dir
 
 
 def _split_by_language(value, field: str, problems: list) -> tuple[list, dict]:
