@@ -36,8 +36,8 @@ def one_run(brief_path: Path) -> dict:
     import dagster as dg
 
     from resources.embedded_postgres import stop_embedded_postgres
-    from sparklio_pipelines.campaigns.briefs import submit_brief
     from sparklio_pipelines.definitions import defs
+    from sparklio_pipelines.defs.partitions import submit_brief
     from sparklio_pipelines.defs.resources import resolved_resources
 
     store, db = resolved_resources("object_store", "campaign_db")

@@ -64,7 +64,7 @@ def run_config_for(executor: str) -> dict | None:
 def backfill(executor: str, args, dsn: str, seaweed_endpoint: str, state: Path) -> Outcome:
     from resources.database import CampaignDatabaseResource
     from resources.object_store import S3ObjectStoreResource
-    from sparklio_pipelines.campaigns.briefs import submit_brief
+    from sparklio_pipelines.defs.partitions import submit_brief
     from tests.support.briefs import sample_brief
     from tests.support.fake_comfyui import FakeComfyUI
     from tests.support.fake_ollama import FakeOllama

@@ -8,11 +8,8 @@ from resources.database import CampaignDatabaseResource
 from resources.object_store import ObjectStoreResource
 from sensors.inbox import Inbox, InboxCursor, version_of
 from sparklio_pipelines.campaigns.briefs import store_brief
-from sparklio_pipelines.content.brief.schema import (
-    MAX_BRIEF_BYTES,
-    BriefError,
-    parse_brief_bytes,
-)
+from sparklio_pipelines.content.brief.parse import parse_brief_bytes
+from sparklio_pipelines.content.brief.schema import MAX_BRIEF_BYTES, BriefError
 from sparklio_pipelines.defs.jobs import campaign_job
 from sparklio_pipelines.defs.partitions import campaign_partitions
 

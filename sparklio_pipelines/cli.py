@@ -15,7 +15,8 @@ import json
 import sys
 from pathlib import Path
 
-from sparklio_pipelines.content.brief.schema import BriefError, load_brief
+from sparklio_pipelines.content.brief.parse import load_brief
+from sparklio_pipelines.content.brief.schema import BriefError
 
 
 def _resources():
@@ -75,8 +76,8 @@ def run_campaign(campaign_id: str) -> int:
 
 
 def cmd_add(args) -> int:
-    from sparklio_pipelines.campaigns.briefs import submit_brief
     from sparklio_pipelines.defs.instance import get_instance
+    from sparklio_pipelines.defs.partitions import submit_brief
 
     path = Path(args.file)
     store, db = _resources()

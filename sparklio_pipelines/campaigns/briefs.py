@@ -5,29 +5,16 @@ The CLI, the brief-upload sensor and the Launchpad job all go through `submit_br
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
-from resources.database import CampaignDatabaseResource
 from resources.object_store import ObjectStoreResource, StoredObject
 from sparklio_common.keys import brief_input_key, campaign_key
 from sparklio_pipelines.content.brief.brand_kits import brands_dir
-from sparklio_pipelines.content.brief.schema import Brief, BriefError, parse_brief_bytes
-from sparklio_pipelines.defs.partitions import CAMPAIGN_PARTITION_NAME
+from sparklio_pipelines.content.brief.schema import Brief, BriefError
 
 MAX_LOGO_BYTES = 5 * 1024 * 1024
 MAX_PHOTO_BYTES = 15 * 1024 * 1024  # style reference and product photos
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp"}
-
-
-
-
-
-@dataclass(frozen=True)
-class Submission:
-    brief: Brief
-    stored: StoredObject
-    partition_added: bool
 
 
 def _upload_input_image(
@@ -77,22 +64,3 @@ def store_brief(brief: Brief, store: ObjectStoreResource, base_dir: Path | None 
     brief = _upload_inputs(brief, store, base_dir)
     stored = store.put_bytes(brief_input_key(brief.campaign_id), brief.canonical_json().encode(), "application/json")
     return brief, stored
-
-
-def submit_brief(
-    raw: bytes,
-    name: str,
-    *,
-    store: ObjectStoreResource,
-    db: CampaignDatabaseResource,
-    instance,
-    base_dir: Path | None = None,
-) -> Submission:
-    """Validate and store a brief and add its campaign partition. Raises BriefError on a bad brief."""
-    brief, stored = store_brief(parse_brief_bytes(raw, name), store, base_dir)
-    db.upsert_campaign(brief, stored.sha256)
-    added = False
-    if not instance.has_dynamic_partition(CAMPAIGN_PARTITION_NAME, brief.campaign_id):
-        instance.add_dynamic_partitions(CAMPAIGN_PARTITION_NAME, [brief.campaign_id])
-        added = True
-    return Submission(brief, stored, added)

@@ -14,7 +14,8 @@ from resources.embeddings import EmbedderResource
 from resources.object_store import ObjectStoreResource
 from sparklio_pipelines.campaigns.approvals import ApprovalError, approve_variant
 from sparklio_pipelines.campaigns.briefs import store_brief
-from sparklio_pipelines.content.brief.schema import BriefError, parse_brief_data
+from sparklio_pipelines.content.brief.parse import parse_brief_data
+from sparklio_pipelines.content.brief.schema import BriefError
 from sparklio_pipelines.defs.partitions import CAMPAIGN_PARTITION_NAME
 
 LAUNCHED_TAG = "sparklio/launched_campaign"

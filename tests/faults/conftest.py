@@ -22,7 +22,7 @@ if "sparklio_pipelines.defs.assets.common" not in sys.modules:
     _previous = os.environ.get(RETRY_DELAY_ENV)
     os.environ[RETRY_DELAY_ENV] = FAULT_RETRY_DELAY_S
     try:
-        import sparklio_pipelines.defs.assets.common
+        pass
     finally:
         if _previous is None:
             os.environ.pop(RETRY_DELAY_ENV, None)

@@ -21,8 +21,8 @@ import dagster as dg
 import pytest
 
 from sparklio_common.settings import REPO_ROOT
-from sparklio_pipelines.campaigns.briefs import submit_brief
 from sparklio_pipelines.defs.assets.common import SERVICE_RETRY
+from sparklio_pipelines.defs.partitions import submit_brief
 from tests.faults.harness import (
     FULL_CHAIN,
     ScenarioRecord,

@@ -29,14 +29,13 @@ from sparklio_common.keys import (
     validate_key,
 )
 from sparklio_pipelines.content.brief.brand_kits import kit_from_data, load_brand_kit
+from sparklio_pipelines.content.brief.parse import parse_brief_bytes, parse_brief_data
 from sparklio_pipelines.content.brief.schema import (
     CONTROL_RE,
     SLUG_RE,
     BrandKit,
     Brief,
     BriefError,
-    parse_brief_bytes,
-    parse_brief_data,
 )
 
 MAX_ERROR_CHARS = 20_000  # a clear error is one a person can read

@@ -8,11 +8,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from sparklio_common.keys import sanitize_name
-from sparklio_pipelines.content.brief.schema import (
-    BriefError,
-    parse_brief_bytes,
-    parse_brief_data,
-)
+from sparklio_pipelines.content.brief.parse import parse_brief_bytes, parse_brief_data
+from sparklio_pipelines.content.brief.schema import BriefError
 from tests.fuzz.bad_inputs import CLASSES, VALID_BRIEF, hangul_briefs
 
 EXAMPLES_PER_CLASS = 120  # about 60 s for the whole file on the 2-core box

@@ -16,7 +16,7 @@ from sparklio_pipelines.campaigns.brand_memory import (
     search,
 )
 from sparklio_pipelines.campaigns.briefs import store_brief
-from sparklio_pipelines.content.brief.schema import parse_brief_data
+from sparklio_pipelines.content.brief.parse import parse_brief_data
 from sparklio_pipelines.content.copy.schemas import CopyDeck
 from sparklio_pipelines.content.copy.writer import generate_copy
 

@@ -7,9 +7,8 @@ import dagster as dg
 import pytest
 
 from sparklio_common.keys import brief_input_key, manifest_key
-from sparklio_pipelines.campaigns.briefs import submit_brief
 from sparklio_pipelines.defs.assets.brief import brief as brief_asset
-from sparklio_pipelines.defs.partitions import CAMPAIGN_PARTITION_NAME
+from sparklio_pipelines.defs.partitions import CAMPAIGN_PARTITION_NAME, submit_brief
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "briefs"
 

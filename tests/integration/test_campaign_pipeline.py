@@ -13,13 +13,13 @@ import dagster as dg
 import pytest
 
 from sparklio_common.keys import manifest_key
-from sparklio_pipelines.campaigns.briefs import submit_brief
 from sparklio_pipelines.content.copy.limits import limit_problems
 from sparklio_pipelines.content.copy.schemas import CopyDeck
 from sparklio_pipelines.content.creative.layout import CREATIVE_SIZES
 from sparklio_pipelines.content.media import probe, summarize
 from sparklio_pipelines.defs.assets import brief, bundle, captions, copy, image, video
 from sparklio_pipelines.defs.checks import ALL_CHECKS
+from sparklio_pipelines.defs.partitions import submit_brief
 from sparklio_pipelines.defs.resources import build_resources
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "briefs" / "hanbit-tea-ko.yaml"

@@ -239,7 +239,7 @@ def step_events(instance, run_id: str, event_type) -> list:
 def campaign_run(cluster, postgres_dsn):
     from resources.database import CampaignDatabaseResource
     from resources.object_store import S3ObjectStoreResource
-    from sparklio_pipelines.campaigns.briefs import submit_brief
+    from sparklio_pipelines.defs.partitions import submit_brief
     from tests.support.fake_comfyui import FakeComfyUI
     from tests.support.fake_ollama import FakeOllama
 

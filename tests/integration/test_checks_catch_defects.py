@@ -12,7 +12,7 @@ from resources.database import OutputRecord
 from resources.embeddings import MiniLMEmbedderResource
 from sparklio_common.keys import campaign_key, deck_key, layouts_key
 from sparklio_pipelines.campaigns.briefs import store_brief
-from sparklio_pipelines.content.brief.schema import parse_brief_data
+from sparklio_pipelines.content.brief.parse import parse_brief_data
 from sparklio_pipelines.content.fonts import find_font
 from sparklio_pipelines.content.media import ffmpeg_bin
 from tests.support.checks import judge

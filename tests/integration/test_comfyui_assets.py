@@ -20,7 +20,8 @@ from resources.comfyui import ComfyUIImageResource
 from resources.image_generation import ProceduralArtResource
 from resources.speech import LocalSpeechResource
 from sparklio_pipelines.campaigns.briefs import store_brief
-from sparklio_pipelines.content.brief.schema import BriefError, parse_brief_data
+from sparklio_pipelines.content.brief.parse import parse_brief_data
+from sparklio_pipelines.content.brief.schema import BriefError
 from sparklio_pipelines.content.creative.layout import CREATIVE_SIZES
 from sparklio_pipelines.content.media import ffmpeg_bin, probe, summarize
 from sparklio_pipelines.defs.assets.image import image as image_asset

@@ -11,7 +11,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
 
 from resources.llm import EmbeddedLLMResource, LLMOutputError, default_gguf_path  # noqa: E402
-from sparklio_pipelines.content.brief.schema import load_brief
+from sparklio_pipelines.content.brief.parse import load_brief
 from sparklio_pipelines.content.copy.limits import limit_problems
 from sparklio_pipelines.content.copy.writer import generate_copy
 

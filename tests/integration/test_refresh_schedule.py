@@ -4,7 +4,7 @@ import datetime as dt
 
 import dagster as dg
 
-from sparklio_pipelines.content.brief.schema import parse_brief_data
+from sparklio_pipelines.content.brief.parse import parse_brief_data
 from sparklio_pipelines.defs.schedules import campaign_refresh_schedule
 
 BASE = {

@@ -21,7 +21,6 @@ from resources.object_store import (
 )
 from sparklio_common.errors import is_transient
 from sparklio_common.keys import campaign_key, manifest_key
-from sparklio_pipelines.campaigns.briefs import submit_brief
 from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
 from sparklio_pipelines.content.brief.schema import BriefError
 from sparklio_pipelines.defs.assets.brief import brief as brief_asset
@@ -29,6 +28,7 @@ from sparklio_pipelines.defs.assets.common import CAMPAIGN_GROUP, SERVICE_RETRY,
 from sparklio_pipelines.defs.partitions import (
     CAMPAIGN_PARTITION_NAME,
     campaign_partitions,
+    submit_brief,
 )
 from sparklio_pipelines.defs.retries import retry_transient_only, service_step
 

@@ -44,7 +44,7 @@ RUN_TIMEOUT_S = 900
 def deployment(tmp_path_factory, postgres_dsn, seaweed):
     from resources.database import CampaignDatabaseResource
     from resources.object_store import S3ObjectStoreResource
-    from sparklio_pipelines.campaigns.briefs import submit_brief
+    from sparklio_pipelines.defs.partitions import submit_brief
     from tests.support.fake_comfyui import FakeComfyUI
     from tests.support.fake_ollama import FakeOllama
 

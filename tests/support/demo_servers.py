@@ -73,7 +73,7 @@ def main() -> int:
     )
     from resources.object_store import S3ObjectStoreResource
     from sparklio_common.keys import manifest_key
-    from sparklio_pipelines.content.brief.schema import load_brief
+    from sparklio_pipelines.content.brief.parse import load_brief
     from tests.support.fake_comfyui import FakeComfyUI
     from tests.support.fake_ollama import FakeOllama
     from tests.support.seaweedfs import SeaweedS3

@@ -3,7 +3,8 @@
 import pytest
 
 from sparklio_pipelines.content.brief.brand_kits import kit_from_data, load_brand_kit
-from sparklio_pipelines.content.brief.schema import BriefError, parse_brief_data
+from sparklio_pipelines.content.brief.parse import parse_brief_data
+from sparklio_pipelines.content.brief.schema import BriefError
 
 BRIEF = {
     "campaign_id": "kit-test", "product": "Tea", "audience": "All", "key_messages": ["Nutty"], "tone": "warm",

@@ -4,12 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from sparklio_pipelines.content.brief.schema import (
-    MAX_BRIEF_BYTES,
-    BriefError,
-    load_brief,
-    parse_brief_bytes,
-)
+from sparklio_pipelines.content.brief.parse import load_brief, parse_brief_bytes
+from sparklio_pipelines.content.brief.schema import MAX_BRIEF_BYTES, BriefError
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "briefs"
 

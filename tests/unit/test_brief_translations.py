@@ -5,11 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from sparklio_pipelines.content.brief.schema import (
-    BriefError,
-    load_brief,
-    parse_brief_bytes,
-)
+from sparklio_pipelines.content.brief.parse import load_brief, parse_brief_bytes
+from sparklio_pipelines.content.brief.schema import BriefError
 from sparklio_pipelines.content.copy.writer import generate_copy
 from tests.unit.test_copywriting import canned
 

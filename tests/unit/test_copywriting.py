@@ -8,7 +8,7 @@ import pytest
 
 from resources.llm import LLMOutputError, LLMResource
 from sparklio_common.model_io import LLMCall
-from sparklio_pipelines.content.brief.schema import load_brief
+from sparklio_pipelines.content.brief.parse import load_brief
 from sparklio_pipelines.content.channels import channel_limits, word_count
 from sparklio_pipelines.content.copy.limits import (
     brand_hashtags,

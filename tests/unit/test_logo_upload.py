@@ -6,7 +6,8 @@ import pytest
 
 from resources.object_store import LocalObjectStoreResource
 from sparklio_pipelines.campaigns.briefs import store_brief
-from sparklio_pipelines.content.brief.schema import BriefError, parse_brief_data
+from sparklio_pipelines.content.brief.parse import parse_brief_data
+from sparklio_pipelines.content.brief.schema import BriefError
 
 PNG = Path(__file__).resolve().parents[2] / "brands" / "hanbit-logo.png"
 

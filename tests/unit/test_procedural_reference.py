@@ -22,7 +22,7 @@ from resources.image_generation import (
     ProceduralArtResource,
     dominant_colors,
 )
-from sparklio_pipelines.content.brief.schema import parse_brief_data
+from sparklio_pipelines.content.brief.parse import parse_brief_data
 from sparklio_pipelines.defs.assets.image import product_set_for
 
 NAVY = ["#14213D", "#FCA311", "#E5E5E5"]

@@ -5,7 +5,12 @@ import sys
 
 import pytest
 
-from sparklio_pipelines.defs.resources import PRODUCTION_REQUIRED, ProfileError, build_resources, check_profile
+from sparklio_pipelines.defs.resources import (
+    PRODUCTION_REQUIRED,
+    ProfileError,
+    build_resources,
+    check_profile,
+)
 
 PRODUCTION_ENV = {
     "OLLAMA_HOST": "http://127.0.0.1:11434", "COMFYUI_URL": "http://127.0.0.1:8188",

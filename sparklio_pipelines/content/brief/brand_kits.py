@@ -15,6 +15,7 @@ from sparklio_pipelines.content.brief.schema import (
     BrandKit,
     BriefError,
     load_yaml_text,
+    parse_brief_errors,
     printable_field,
 )
 
@@ -82,7 +83,6 @@ def kit_from_data(data: object, source: str, base_dir: Path | None = None) -> Br
     try:
         kit = BrandKit.model_validate(fields)
     except Exception as exc:  # pydantic ValidationError: reuse the brief's wording
-        from sparklio_pipelines.content.brief.schema import parse_brief_errors
 
         problems += parse_brief_errors(exc)
     if problems:

@@ -9,7 +9,8 @@ from sparklio_common.errors import is_transient
 from sparklio_common.keys import brief_input_key
 from sparklio_common.media_types import guess_media_type
 from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
-from sparklio_pipelines.content.brief.schema import BriefError, parse_brief_bytes
+from sparklio_pipelines.content.brief.parse import parse_brief_bytes
+from sparklio_pipelines.content.brief.schema import BriefError
 from sparklio_pipelines.defs.assets.common import (
     CAMPAIGN_GROUP,
     SERVICE_RETRY,
