@@ -12,24 +12,18 @@ from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
 from sparklio_pipelines.content.brief.parse import parse_brief_bytes
 from sparklio_pipelines.content.brief.schema import BriefError
 from sparklio_pipelines.defs.assets.common import (
-    CAMPAIGN_GROUP,
-    SERVICE_RETRY,
     cached_metadata,
+    campaign_asset,
     find_cached,
     publish,
 )
-from sparklio_pipelines.defs.partitions import campaign_partitions
-from sparklio_pipelines.defs.retries import retry_transient_only
 
 
-@dg.asset(
-    partitions_def=campaign_partitions,
-    group_name=CAMPAIGN_GROUP,
+@campaign_asset(
     kinds={"json"},
     description="The campaign brief, loaded from the object store and validated.",
-    retry_policy=SERVICE_RETRY,
+
 )
-@retry_transient_only
 def brief(
     context: dg.AssetExecutionContext, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource
 ) -> dg.Output[dict]:

@@ -16,14 +16,11 @@ from sparklio_pipelines.campaigns.manifest import (
     output_record,
 )
 from sparklio_pipelines.defs.assets.common import (
-    CAMPAIGN_GROUP,
-    SERVICE_RETRY,
     cached_metadata,
+    campaign_asset,
     find_cached,
     publish,
 )
-from sparklio_pipelines.defs.partitions import campaign_partitions
-from sparklio_pipelines.defs.retries import retry_transient_only
 
 BUNDLE_ASSET = "campaign_bundle"
 
@@ -31,15 +28,11 @@ BUNDLE_ASSET = "campaign_bundle"
 
 
 
-@dg.asset(
-    partitions_def=campaign_partitions,
-    group_name=CAMPAIGN_GROUP,
+@campaign_asset(
     kinds={"zip"},
     deps=["brief", "copy", "image", "video", "captions"],
-    retry_policy=SERVICE_RETRY,
     description="campaigns/<campaign>/bundle.zip: every output plus the manifest, with a download link.",
 )
-@retry_transient_only
 def campaign_bundle(
     context: dg.AssetExecutionContext, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource
 ) -> dg.MaterializeResult:

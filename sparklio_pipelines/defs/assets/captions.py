@@ -13,26 +13,18 @@ from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
 from sparklio_pipelines.content.brief.schema import Brief
 from sparklio_pipelines.content.captions.captioning import caption_video
 from sparklio_pipelines.defs.assets.common import (
-    CAMPAIGN_GROUP,
-    SERVICE_RETRY,
     cached_metadata,
+    campaign_asset,
     find_cached,
-    gpu_step,
     publish,
 )
-from sparklio_pipelines.defs.partitions import campaign_partitions
-from sparklio_pipelines.defs.retries import retry_transient_only
 
 
-@dg.asset(
-    partitions_def=campaign_partitions,
-    group_name=CAMPAIGN_GROUP,
+@campaign_asset(
     kinds={"srt", "vtt", "mp4"},
-    **gpu_step(),
-    retry_policy=SERVICE_RETRY,
+    gpu=True,
     description="Captions from faster-whisper word timings, aligned to the script; SRT, VTT, word JSON, burned-in MP4.",
 )
-@retry_transient_only
 def captions(
     context: dg.AssetExecutionContext,
     brief: dict,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import base64
 
+import dagster as dg
 from dagster import AssetExecutionContext, Backoff, Jitter, MetadataValue, RetryPolicy
 
 from resources.database import CampaignDatabaseResource, OutputRecord
 from resources.object_store import ObjectStoreResource
 from sparklio_pipelines.campaigns.manifest import cached_outputs, publish_outputs
-from sparklio_pipelines.defs.retries import retry_delay_seconds
+from sparklio_pipelines.defs.partitions import campaign_partitions
+from sparklio_pipelines.defs.retries import retry_delay_seconds, retry_transient_only
 
 CAMPAIGN_GROUP = "campaign"
 GPU_POOL = "gpu"
@@ -27,6 +29,21 @@ def gpu_step() -> dict:
 SERVICE_RETRY = RetryPolicy(
     max_retries=3, delay=retry_delay_seconds(), backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
 )
+
+
+def campaign_asset(*, gpu: bool = False, **asset_args):
+    """A campaign asset: one partition per campaign, in the campaign group; transient errors retried with
+    backoff, every other error failing at once (`retry_transient_only`). `gpu=True`: see `gpu_step`."""
+    return service_asset(partitions_def=campaign_partitions, group_name=CAMPAIGN_GROUP, gpu=gpu, **asset_args)
+
+
+def service_asset(*, gpu: bool = False, **asset_args):
+    """An asset whose step calls services: the retry policy and `retry_transient_only` around its body."""
+
+    def decorate(fn):
+        return dg.asset(retry_policy=SERVICE_RETRY, **(gpu_step() if gpu else {}), **asset_args)(retry_transient_only(fn))
+
+    return decorate
 
 
 def thumbnail_markdown(png: bytes, alt: str = "thumbnail") -> str:

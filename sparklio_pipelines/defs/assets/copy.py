@@ -16,15 +16,11 @@ from sparklio_pipelines.content.copy.limits import limit_problems
 from sparklio_pipelines.content.copy.schemas import CopyDeck
 from sparklio_pipelines.content.copy.writer import generate_copy
 from sparklio_pipelines.defs.assets.common import (
-    CAMPAIGN_GROUP,
-    SERVICE_RETRY,
     cached_metadata,
+    campaign_asset,
     find_cached,
-    gpu_step,
     publish,
 )
-from sparklio_pipelines.defs.partitions import campaign_partitions
-from sparklio_pipelines.defs.retries import retry_transient_only
 
 COPY_SEED_TAG = "sparklio/copy_seed"  # the refresh schedule sets a new one for fresh A/B variants
 VARIANTS_PER_CHANNEL = 2
@@ -49,15 +45,11 @@ def copy_markdown(deck: CopyDeck) -> str:
     return "\n".join(lines)
 
 
-@dg.asset(
-    partitions_def=campaign_partitions,
-    group_name=CAMPAIGN_GROUP,
+@campaign_asset(
     kinds={"json"},
-    **gpu_step(),
-    retry_policy=SERVICE_RETRY,
+    gpu=True,
     description="Channel copy (Instagram, X, LinkedIn, email, shorts script) in each brief language, A/B variants.",
 )
-@retry_transient_only
 def copy(
     context: dg.AssetExecutionContext,
     brief: dict,

@@ -22,16 +22,12 @@ from sparklio_pipelines.content.creative.composition import (
 )
 from sparklio_pipelines.content.creative.layout import CHANNEL_SIZES, CREATIVE_SIZES
 from sparklio_pipelines.defs.assets.common import (
-    CAMPAIGN_GROUP,
-    SERVICE_RETRY,
     cached_metadata,
+    campaign_asset,
     find_cached,
-    gpu_step,
     publish,
     thumbnail_markdown,
 )
-from sparklio_pipelines.defs.partitions import campaign_partitions
-from sparklio_pipelines.defs.retries import retry_transient_only
 
 VIDEO_ART_SLIDES = 3  # extra 9:16 backgrounds the video cuts between
 # The one creative set that shows the product: the first of these that the brief's channels use.
@@ -71,15 +67,11 @@ def headline_for(copy_deck: dict, language: str) -> str:
     return shorts["headlines"][0]
 
 
-@dg.asset(
-    partitions_def=campaign_partitions,
-    group_name=CAMPAIGN_GROUP,
+@campaign_asset(
     kinds={"png"},
-    **gpu_step(),
-    retry_policy=SERVICE_RETRY,
+    gpu=True,
     description="Background art and composed creatives (1080×1080, 1080×1350, 1080×1920, 1920×1080) per language.",
 )
-@retry_transient_only
 def image(
     context: dg.AssetExecutionContext,
     brief: dict,

@@ -14,9 +14,8 @@ from resources.object_store import ObjectStoreResource
 from resources.transcription import TranscriberResource
 from sparklio_common.keys import UPLOAD_CAPTIONS_PREFIX, join_key, upload_caption_key
 from sparklio_pipelines.content.captions.captioning import caption_video
-from sparklio_pipelines.defs.assets.common import SERVICE_RETRY, gpu_step
+from sparklio_pipelines.defs.assets.common import service_asset
 from sparklio_pipelines.defs.partitions import upload_partitions
-from sparklio_pipelines.defs.retries import retry_transient_only
 
 
 def find_source(store: ObjectStoreResource, partition: str) -> str | None:
@@ -24,15 +23,13 @@ def find_source(store: ObjectStoreResource, partition: str) -> str | None:
     return next((o.key for o in store.list(prefix, recursive=False) if PurePosixPath(o.key).stem == "source"), None)
 
 
-@dg.asset(
+@service_asset(
     partitions_def=upload_partitions,
     group_name="uploads",
     kinds={"srt", "vtt", "mp4"},
-    **gpu_step(),
-    retry_policy=SERVICE_RETRY,
+    gpu=True,
     description="Captions (SRT, VTT, word JSON, burned-in MP4) for an uploaded video.",
 )
-@retry_transient_only
 def uploaded_video_captions(
     context: dg.AssetExecutionContext, transcriber: TranscriberResource, object_store: ObjectStoreResource
 ) -> dg.MaterializeResult:

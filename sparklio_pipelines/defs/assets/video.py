@@ -19,15 +19,11 @@ from sparklio_pipelines.content.brief.schema import Brief
 from sparklio_pipelines.content.fonts import find_font
 from sparklio_pipelines.content.video.render import CLIP_SUFFIXES, render_video
 from sparklio_pipelines.defs.assets.common import (
-    CAMPAIGN_GROUP,
-    SERVICE_RETRY,
     cached_metadata,
+    campaign_asset,
     find_cached,
-    gpu_step,
     publish,
 )
-from sparklio_pipelines.defs.partitions import campaign_partitions
-from sparklio_pipelines.defs.retries import retry_transient_only
 
 # 16 frames at 8 fps: AnimateDiff's native context length (2 s), looped under the first slide.
 CLIP_FRAMES, CLIP_FRAME_RATE = 16, 8
@@ -45,15 +41,11 @@ def clip_prompt(brief: Brief) -> str:
 
 
 
-@dg.asset(
-    partitions_def=campaign_partitions,
-    group_name=CAMPAIGN_GROUP,
+@campaign_asset(
     kinds={"mp4"},
-    **gpu_step(),
-    retry_policy=SERVICE_RETRY,
+    gpu=True,
     description="1080×1920 H.264/AAC MP4 (15–30 s) per language: slides with motion, headlines, voiceover.",
 )
-@retry_transient_only
 def video(
     context: dg.AssetExecutionContext,
     brief: dict,
