@@ -16,6 +16,8 @@ $Repo = (Resolve-Path (Join-Path $PSScriptRoot "..\..")).Path
 . (Join-Path $Repo "deploy\lib\load-env.ps1")
 Import-SparklioEnvFile $(if ($env:SPARKLIO_ENV_FILE) { $env:SPARKLIO_ENV_FILE } else { Join-Path $Repo ".env" })
 Set-SparklioS3CredentialsForDagster
+# a deployed node never falls back to an embedded part: a missing service stops it at start
+if (-not $env:SPARKLIO_PROFILE) { $env:SPARKLIO_PROFILE = "production" }
 
 if (-not $env:REDIS_URL) { throw "set REDIS_URL to the Mac mini Redis, e.g. redis://mac-mini.tailnet.example:6379/0" }
 if (-not $env:DAGSTER_HOME) { throw "set DAGSTER_HOME (its dagster.yaml points at the shared Postgres instance)" }

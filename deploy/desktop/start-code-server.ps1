@@ -13,6 +13,8 @@ $Repo = (Resolve-Path (Join-Path $PSScriptRoot "..\..")).Path
 . (Join-Path $Repo "deploy\lib\load-env.ps1")
 Import-SparklioEnvFile $(if ($env:SPARKLIO_ENV_FILE) { $env:SPARKLIO_ENV_FILE } else { Join-Path $Repo ".env" })
 Set-SparklioS3CredentialsForDagster
+# a deployed node never falls back to an embedded part: a missing service stops it at start
+if (-not $env:SPARKLIO_PROFILE) { $env:SPARKLIO_PROFILE = "production" }
 
 $HostAddr = if ($env:SPARKLIO_CODE_SERVER_HOST) { $env:SPARKLIO_CODE_SERVER_HOST } else { "127.0.0.1" }
 $Port = 0

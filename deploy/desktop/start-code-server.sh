@@ -16,6 +16,8 @@ repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$repo/deploy/lib/load-env.sh"
 load_env_file "${SPARKLIO_ENV_FILE:-$repo/.env}"
 export_s3_credentials_for_dagster
+# a deployed node never falls back to an embedded part: a missing service stops it at start
+export SPARKLIO_PROFILE="${SPARKLIO_PROFILE:-production}"
 
 host="${SPARKLIO_CODE_SERVER_HOST:-127.0.0.1}"
 port="${SPARKLIO_CODE_SERVER_PORT:-}"

@@ -16,6 +16,8 @@ start_celery_worker() {
   shift 5
   load_env_file "${SPARKLIO_ENV_FILE:-$repo/.env}"
   export_s3_credentials_for_dagster
+  # a deployed node never falls back to an embedded part: a missing service stops it at start
+  export SPARKLIO_PROFILE="${SPARKLIO_PROFILE:-production}"
 
   : "${REDIS_URL:?set REDIS_URL to the Mac mini Redis, e.g. redis://mac-mini.tailnet.example:6379/0}"
   : "${DAGSTER_HOME:?set DAGSTER_HOME (its dagster.yaml points at the shared Postgres instance)}"

@@ -81,6 +81,9 @@ def production_instance_yaml(storage_url: str) -> str:
 
 
 def write_env_file(path: Path, values: dict[str, str]) -> Path:
+    # The deploy scripts default to the production profile; here the Desktop's models run embedded (no GPU,
+    # no Ollama or ComfyUI) beside real S3 and Postgres servers: a mixed setup, which is the embedded profile.
+    values = {"SPARKLIO_PROFILE": "embedded", **values}
     path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     return path
 
