@@ -30,6 +30,42 @@ OLLAMA_LATENCY_S = 1.0
 COMFYUI_LATENCY_S = 0.5
 
 
+class MacMiniServers:
+    """The Mac mini's Postgres (an embedded server of its own: Dagster's and the campaign database) and its
+    S3 server (a SeaweedFS of its own), so the Mac-mini scenario can stop and start them."""
+
+    def __init__(self, workdir: Path):
+        from tests.support.seaweedfs import SeaweedS3
+
+        self.pgdata = workdir / "mac-mini-postgres"
+        self.s3 = SeaweedS3(workdir / "mac-mini-seaweed")
+        self.dsn = ""
+
+    def start(self) -> "MacMiniServers":
+        from resources.embedded_postgres import start_embedded_postgres
+
+        dsn = start_embedded_postgres(self.pgdata)
+        assert self.dsn in ("", dsn), "a restarted Postgres must keep its address"
+        self.dsn = dsn
+        if self.s3.proc is None or self.s3.proc.poll() is not None:
+            self.s3.data_dir.mkdir(parents=True, exist_ok=True)
+            self.s3.start()
+        return self
+
+    def stop(self) -> None:
+        """Both go down as with the machine: S3 killed, Postgres stopped (clients cut off)."""
+        from resources.embedded_postgres import stop_embedded_postgres
+
+        self.s3.kill()
+        stop_embedded_postgres(self.pgdata)
+
+    def __enter__(self) -> "MacMiniServers":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
 @dataclass
 class Deployment:
     topology: LoopbackTopology
@@ -38,11 +74,12 @@ class Deployment:
     db: object
     ollama: object
     comfyui: object
+    servers: MacMiniServers
 
 
 @contextlib.contextmanager
-def machine_deployment(workdir: Path, postgres_dsn: str, s3_endpoint: str):
-    """The topology with the fake GPU services; the caller's process opens the shared instance."""
+def machine_deployment(workdir: Path):
+    """The topology on Mac-mini servers of its own, with the fake GPU services."""
     from resources.database import CampaignDatabaseResource
     from resources.object_store import S3ObjectStoreResource
     from sparklio_pipelines.retries import RETRY_DELAY_ENV
@@ -50,10 +87,12 @@ def machine_deployment(workdir: Path, postgres_dsn: str, s3_endpoint: str):
     from tests.support.fake_ollama import FakeOllama
 
     bucket = f"machines-{uuid.uuid4().hex[:8]}"
-    store = S3ObjectStoreResource(endpoint_url=s3_endpoint, bucket=bucket, access_key_id="test",
-                                  secret_access_key="test")
-    db = CampaignDatabaseResource(database_url=postgres_dsn)
-    with FakeOllama() as ollama, FakeComfyUI() as comfyui, contextlib.ExitStack() as stack:
+    with MacMiniServers(workdir) as servers, FakeOllama() as ollama, FakeComfyUI() as comfyui, \
+            contextlib.ExitStack() as stack:
+        postgres_dsn, s3_endpoint = servers.dsn, servers.s3.endpoint
+        store = S3ObjectStoreResource(endpoint_url=s3_endpoint, bucket=bucket, access_key_id="test",
+                                      secret_access_key="test")
+        db = CampaignDatabaseResource(database_url=postgres_dsn)
         ollama.latency = OLLAMA_LATENCY_S
         comfyui.latency_seconds = COMFYUI_LATENCY_S
         topology = LoopbackTopology(
@@ -67,7 +106,7 @@ def machine_deployment(workdir: Path, postgres_dsn: str, s3_endpoint: str):
         stack.enter_context(_patched_env(topology.instance_settings()))
         instance = topology.open_instance()
         stack.callback(instance.dispose)
-        yield Deployment(topology, instance, store, db, ollama, comfyui)
+        yield Deployment(topology, instance, store, db, ollama, comfyui, servers)
 
 
 @contextlib.contextmanager
@@ -102,13 +141,14 @@ class MachineRecord(ScenarioRecord):
     recoveries: list[float] = field(default_factory=list)  # fault -> every affected campaign complete, s
     detections: list[float] = field(default_factory=list)  # fault -> the dead runs marked failed, s
     stuck: list[str] = field(default_factory=list)  # runs neither finished nor retried at the end
+    sensor_runs: int | None = None  # runs the inbox sensor made for one dropped brief (must be 1)
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> dict:
         return {**super().summary(), "retried_automatically": len(self.retried),
                 "recoveries_s": [round(s, 1) for s in self.recoveries],
                 "detections_s": [round(s, 1) for s in self.detections],
-                "stuck": len(self.stuck), "notes": self.notes}
+                "stuck": len(self.stuck), "sensor_runs": self.sensor_runs, "notes": self.notes}
 
     def collect_runs(self, instance: dg.DagsterInstance) -> list[dg.DagsterRun]:
         runs = [run for campaign_id in self.campaigns
@@ -176,36 +216,102 @@ def gpu_slots_free(instance: dg.DagsterInstance) -> bool:
 # ------------------------------------------------------------------------------------- scenarios
 
 
+def wait_for_gpu_step_in_flight(instance: dg.DagsterInstance, campaign_ids: list[str], in_flight: int,
+                                timeout_s: float) -> list[str]:
+    """Wait until `in_flight` runs are started and one of them is inside a gpu step; returns the started runs."""
+
+    def ready() -> list[str]:
+        started = started_runs(instance, campaign_ids)
+        return started if len(started) >= in_flight and gpu_steps_in_progress(instance, started) else []
+
+    started = wait_until(ready, timeout_s, f"{in_flight} runs in flight with a gpu step running", interval=0.5)
+    time.sleep(1.0)  # well inside the step (a model call under way)
+    return started_runs(instance, campaign_ids)
+
+
+def run_with_fault(deployment: Deployment, record: MachineRecord, campaigns: int, inject, *, in_flight: int,
+                   timeout_s: float) -> None:
+    """Backfill `campaigns` new campaigns; with `in_flight` runs started and a gpu step running, call
+    `inject(started_run_ids)`; then wait, clicking nothing, until every campaign has succeeded."""
+    instance = deployment.instance
+    record.campaigns = add_campaigns(deployment, campaigns, record.scenario.replace("_", "-"))
+    deployment.topology.launch_backfill("campaign_job", record.campaigns, asset_selection=list(SERVICE_CHAIN))
+    started = wait_for_gpu_step_in_flight(instance, record.campaigns, min(campaigns, in_flight), timeout_s)
+    fault_wall, fault_at = time.time(), time.monotonic()
+    inject(started)
+    record.faults_injected += 1
+    wait_for_campaigns(deployment, record.campaigns, timeout_s)
+    record.recoveries.append(time.monotonic() - fault_at)
+    ended = [instance.get_run_record_by_id(r).end_time for r in started]
+    failed = [r for r in started if instance.get_run_by_id(r).status == dg.DagsterRunStatus.FAILURE]
+    if failed:  # fault -> the last run it killed marked failed
+        record.detections.append(max(instance.get_run_record_by_id(r).end_time for r in failed) - fault_wall)
+    record.notes.append(f"{len(started)} runs in flight, {len(failed)} of them failed and retried"
+                        if ended else "no run in flight")
+
+
 def desktop_reboot(deployment: Deployment, campaigns: int = 4, *, down_s: float = 10,
                    timeout_s: float = 900) -> MachineRecord:
-    """A backfill of `campaigns`; once a gpu step is running and several runs are in flight, the Desktop
-    'reboots' (code server + run workers SIGKILLed), and its code server is back `down_s` later."""
-    instance, topology = deployment.instance, deployment.topology
+    """The code server and its run workers SIGKILLed mid-step; the code server is back `down_s` later."""
     record = MachineRecord("desktop_reboot", f"code server + run workers SIGKILLed mid-step, back {down_s:.0f} s later",
                            services=("code server", "run worker"), causes=("died", "killed", "restart"),
                            assets=SERVICE_CHAIN)
-    record.campaigns = add_campaigns(deployment, campaigns, "reboot")
-    topology.launch_backfill("campaign_job", record.campaigns, asset_selection=list(SERVICE_CHAIN))
-    in_flight = min(campaigns, 3)
 
-    def ready() -> list[str]:
-        started = started_runs(instance, record.campaigns)
-        return started if len(started) >= in_flight and gpu_steps_in_progress(instance, started) else []
+    def reboot(_started: list[str]) -> None:
+        deployment.topology.kill_code_server()
+        time.sleep(down_s)
+        deployment.topology.start_code_server()
 
-    wait_until(ready, timeout_s, f"{in_flight} runs in flight with a gpu step running", interval=0.5)
-    time.sleep(1.0)  # well inside the step (a model call under way)
-    killed = started_runs(instance, record.campaigns)
-    fault_at = time.monotonic()
-    topology.kill_code_server()
-    record.faults_injected += 1
-    time.sleep(down_s)
-    topology.start_code_server()
-    wait_until(lambda: all(instance.get_run_by_id(r).is_finished for r in killed), timeout_s,
-               "the killed runs to be marked failed", interval=1)
-    record.detections.append(time.monotonic() - fault_at)
-    wait_for_campaigns(deployment, record.campaigns, timeout_s)
-    record.recoveries.append(time.monotonic() - fault_at)
-    record.notes.append(f"{len(killed)} runs killed mid-flight")
-    record.collect_runs(instance)
-    record.finish(instance, deployment.store, deployment.db)
+    run_with_fault(deployment, record, campaigns, reboot, in_flight=3, timeout_s=timeout_s)
+    return finish(deployment, record)
+
+
+def brief_runs(instance: dg.DagsterInstance, key: str) -> list[dg.DagsterRun]:
+    """The runs brief_upload_sensor made for the inbox object `key` (its run key starts with the key)."""
+    return [r for r in instance.get_runs(dg.RunsFilter(job_name="campaign_job"))
+            if r.tags.get("dagster/run_key", "").startswith(f"brief:{key}@")]
+
+
+def mac_mini_restart(deployment: Deployment, campaigns: int = 3, *, down_s: float = 15,
+                     timeout_s: float = 900) -> MachineRecord:
+    """Postgres (Dagster's and the campaign database), SeaweedFS, the webserver and the daemon go down
+    mid-step and come back `down_s` later. A brief dropped into the inbox just before must give exactly one
+    run: no sensor tick lost or doubled."""
+    from tests.support.briefs import sample_brief
+
+    instance, topology, store = deployment.instance, deployment.topology, deployment.store
+    record = MachineRecord("mac_mini_restart", f"Postgres, S3, webserver and daemon stopped mid-step, back "
+                           f"{down_s:.0f} s later", services=("postgres", "s3", "object store", "code server",
+                                                             "run worker"),
+                           causes=("connect", "refused", "died", "killed", "restart", "closed"),
+                           assets=SERVICE_CHAIN)
+    dropped_id = f"inbox-{uuid.uuid4().hex[:6]}"
+    dropped = f"briefs/{dropped_id}.yaml"
+
+    def restart(_started: list[str]) -> None:
+        store.put_bytes(dropped, sample_brief(dropped_id))
+        topology.kill_control_plane()
+        deployment.servers.stop()
+        time.sleep(down_s)
+        deployment.servers.start()
+        topology.start_control_plane()
+
+    run_with_fault(deployment, record, campaigns, restart, in_flight=2, timeout_s=timeout_s)
+
+    # the inbox brief: exactly one run, and the file settled, across one more sensor tick
+    wait_until(lambda: brief_runs(instance, dropped), 180, f"the sensor's run for {dropped}", interval=2)
+    wait_until(lambda: store.exists(f"briefs/processed/{dropped_id}.yaml"), 180, f"{dropped} settled", interval=2)
+    time.sleep(35)  # one more sensor interval (30 s): a doubled request would show now
+    sensor_runs = brief_runs(instance, dropped)
+    record.sensor_runs = len(sensor_runs)
+    record.notes.append(f"inbox brief {dropped}: {len(sensor_runs)} run(s)")
+    for run in sensor_runs:  # its full chain (video, captions on CPU) is not this scenario's: stop it
+        if not run.is_finished:
+            instance.run_coordinator.cancel_run(run.run_id)
+    return finish(deployment, record)
+
+
+def finish(deployment: Deployment, record: MachineRecord) -> MachineRecord:
+    record.collect_runs(deployment.instance)
+    record.finish(deployment.instance, deployment.store, deployment.db)
     return record

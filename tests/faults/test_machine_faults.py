@@ -11,13 +11,14 @@ import dagster as dg
 import pytest
 
 from tests.faults.machines import (
-    RETRY_NUMBER_TAG, assert_retries_resumed_from_failure, desktop_reboot, gpu_slots_free, machine_deployment,
+    RETRY_NUMBER_TAG, assert_retries_resumed_from_failure, desktop_reboot, gpu_slots_free, mac_mini_restart,
+    machine_deployment,
 )
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory, postgres_dsn, fault_s3):
-    with machine_deployment(tmp_path_factory.mktemp("machines"), postgres_dsn, fault_s3.endpoint) as deployed:
+def deployment(tmp_path_factory):
+    with machine_deployment(tmp_path_factory.mktemp("machines")) as deployed:
         yield deployed
 
 
@@ -46,3 +47,12 @@ def test_desktop_reboot_mid_backfill_completes_every_campaign_without_a_click(de
         assert [c.tags.get(RETRY_NUMBER_TAG) for c in children] == ["1"], (run.run_id, children)
     assert_retries_resumed_from_failure(instance, record.retried)
     assert gpu_slots_free(instance), instance.event_log_storage.get_concurrency_info("gpu")
+
+
+def test_mac_mini_restart_mid_run_recovers_runs_and_loses_no_sensor_tick(deployment):
+    record = mac_mini_restart(deployment, campaigns=3, down_s=15)
+    record.assert_clean()
+    assert record.stuck == []
+    assert record.sensor_runs == 1, record.notes
+    assert_retries_resumed_from_failure(deployment.instance, record.retried)
+    assert gpu_slots_free(deployment.instance), deployment.instance.event_log_storage.get_concurrency_info("gpu")

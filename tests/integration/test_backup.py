@@ -106,10 +106,10 @@ def destination(request, tmp_path, seaweed, monkeypatch) -> str:
 
 def test_full_then_incremental_backup_copies_only_what_changed(source, destination):
     expected = backed_up_keys(source.store)
-    assert len(expected) == 8 and not any(k.startswith("dagster-") for k in expected)
+    assert len(expected) == 7 and not any(k.startswith("dagster-") for k in expected)
 
     first = backup.backup(source.store, source.db, destination)
-    assert (first.objects, first.copied, first.skipped) == (8, 8, 0)
+    assert (first.objects, first.copied, first.skipped) == (7, 7, 0)
     assert first.rows == {"campaigns": 1, "campaign_outputs": 4, "asset_fingerprints": 3, "text_embeddings": 2}
     manifest = backup.load_manifest(backup.backup_location(destination))
     assert {e["key"]: e["sha256"] for e in manifest["objects"]} == expected
@@ -120,7 +120,7 @@ def test_full_then_incremental_backup_copies_only_what_changed(source, destinati
     source.store.put_bytes(f"campaigns/{CAMPAIGN}/image/en/1080x1080.png", b"\x07" * 60_000)
     source.store.put_bytes("music/bed.mp3", b"ID3" + b"\x01" * 3000)
     second = backup.backup(source.store, source.db, destination)
-    assert (second.objects, second.copied, second.skipped) == (9, 2, 7)
+    assert (second.objects, second.copied, second.skipped) == (8, 2, 6)
     assert second.copied_bytes == 60_000 + 3003
     assert second.backup_id != first.backup_id
     latest = backup.load_manifest(backup.backup_location(destination))
@@ -147,7 +147,7 @@ def test_verify_detects_a_corrupted_and_a_missing_object(source, tmp_path, capsy
     (destination / "objects" / "sha256" / brief_blob[:2] / brief_blob).unlink()
 
     report = backup.verify(str(destination))
-    assert report.checked == 9  # the dump and 8 distinct objects
+    assert report.checked == 8  # the dump and 7 distinct objects
     assert len(report.bad) == 2, report.bad
     assert any("checksum differs" in line and png in line for line in report.bad)
     assert any("missing" in line and brief_blob in line for line in report.bad)
@@ -168,7 +168,7 @@ def test_restore_drill_into_an_empty_database_and_store(source, seaweed, postgre
     db.migrate()  # a first connection made the empty tables: restore replaces them
     restored = backup.restore(store, db, destination)
     assert restored.backup_id == made.backup_id
-    assert restored.objects == 8 and restored.campaigns == [CAMPAIGN]
+    assert restored.objects == 7 and restored.campaigns == [CAMPAIGN]
     assert restored.rows == made.rows
 
     # every backup-manifest checksum matches the stored object, and the campaign manifest still holds
