@@ -82,7 +82,6 @@ def machine_deployment(workdir: Path):
     """The topology on Mac-mini servers of its own, with the fake GPU services."""
     from resources.database import CampaignDatabaseResource
     from resources.object_store import S3ObjectStoreResource
-    from sparklio_pipelines.retries import RETRY_DELAY_ENV
     from tests.support.fake_comfyui import FakeComfyUI
     from tests.support.fake_ollama import FakeOllama
 
@@ -98,9 +97,9 @@ def machine_deployment(workdir: Path):
         topology = LoopbackTopology(
             workdir, postgres_dsn, s3_endpoint, bucket,
             mac_mini_env={"DAGSTER_GRPC_TIMEOUT_SECONDS": "300"},
+            # the step RetryPolicy as in production (2 s base delay): an outage of a few seconds is ridden out
             desktop_env={"DATABASE_URL": postgres_dsn, "OLLAMA_HOST": ollama.url, "COMFYUI_URL": comfyui.url,
-                         "SPARKLIO_MODELS_DIR": str(REPO_ROOT / ".sparklio" / "models"),
-                         RETRY_DELAY_ENV: "0.2"},
+                         "SPARKLIO_MODELS_DIR": str(REPO_ROOT / ".sparklio" / "models")},
         )
         stack.enter_context(topology)
         stack.enter_context(_patched_env(topology.instance_settings()))
