@@ -299,7 +299,11 @@ def mac_mini_restart(deployment: Deployment, campaigns: int = 3, *, down_s: floa
 
     # the inbox brief: exactly one run, and the file settled, across one more sensor tick
     wait_until(lambda: brief_runs(instance, dropped), 180, f"the sensor's run for {dropped}", interval=2)
-    wait_until(lambda: store.exists(f"briefs/processed/{dropped_id}.yaml"), 180, f"{dropped} settled", interval=2)
+    def settled() -> bool:  # moved to briefs/processed/<version>-<name>
+        return not store.exists(dropped) and any(o.key.endswith(f"-{dropped_id}.yaml")
+                                                 for o in store.list("briefs/processed/"))
+
+    wait_until(settled, 180, f"{dropped} moved to briefs/processed/", interval=2)
     time.sleep(35)  # one more sensor interval (30 s): a doubled request would show now
     sensor_runs = brief_runs(instance, dropped)
     record.sensor_runs = len(sensor_runs)
