@@ -21,6 +21,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from tests.faults.harness import RESULTS_ENV
 from tests.faults.machines import (
     Deployment, MachineRecord, desktop_reboot, finish, mac_mini_restart, machine_deployment, run_with_fault,
 )
@@ -92,6 +93,7 @@ def run_soak(campaigns: int, seed: int, workdir: Path | None = None, progress=pr
     progress(f"soak: {campaigns} campaigns in {len(plan)} batches of {BATCH}, seed {seed}: {', '.join(plan)}")
     records = []
     workdir = workdir or Path(tempfile.mkdtemp(prefix="sparklio-soak-"))
+    os.environ[RESULTS_ENV] = str(workdir / "results")  # the fault suite's own rows stay as they are
     with machine_deployment(workdir) as deployment:
         for kind in plan:
             started = time.monotonic()
