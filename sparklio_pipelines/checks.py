@@ -16,6 +16,7 @@ from resources.database import CampaignDatabaseResource
 from resources.object_store import ObjectStoreResource
 from sparklio_pipelines import quality
 from sparklio_pipelines.assets.captions import CAPTION_FILES, captions
+from sparklio_pipelines.assets.common import SERVICE_RETRY
 from sparklio_pipelines.assets.copy import copy, deck_key
 from sparklio_pipelines.assets.image import image, layouts_key
 from sparklio_pipelines.assets.video import video, video_key
@@ -24,6 +25,7 @@ from sparklio_pipelines.campaigns import brief_input_key
 from sparklio_pipelines.copywriting import CopyDeck
 from sparklio_pipelines.keys import campaign_key
 from sparklio_pipelines.media import probe, summarize
+from sparklio_pipelines.retries import service_step
 
 WARN = dg.AssetCheckSeverity.WARN
 WITH_DB = ("object_store", "campaign_db")
@@ -52,11 +54,13 @@ def campaign_check(asset, *, description: str, blocking: bool = False, resources
     def register(core):
         CHECK_LOGIC[core.__name__] = core
 
+        # a check reads the store and Postgres too: an outage of a few seconds is retried, not a failed run
         @dg.asset_check(asset=asset, name=core.__name__, blocking=blocking, description=description,
-                        required_resource_keys=set(resources))
+                        required_resource_keys=set(resources), retry_policy=SERVICE_RETRY)
         def check(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
             res = SimpleNamespace(run_id=context.run.run_id, **{k: getattr(context.resources, k) for k in resources})
-            return core(partition_of(context), res)
+            with service_step(context, core.__name__):
+                return core(partition_of(context), res)
 
         ALL_CHECKS.append(check)
         return check

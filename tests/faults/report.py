@@ -96,12 +96,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fuzz-examples", type=int, default=300, help="Hypothesis examples per bad-input class")
     parser.add_argument("--soak", type=int, metavar="N", help="soak N campaigns with seeded faults; print its table")
     parser.add_argument("--seed", type=int, default=1, help="the soak's fault schedule seed")
+    parser.add_argument("--soak-minutes", type=float, default=None, help="start no new soak batch after this long")
     args = parser.parse_args(argv)
     if args.soak:
         from tests.faults.soak import run_soak, soak_table
 
         started = time.perf_counter()
-        lines, ok = soak_table(run_soak(args.soak, args.seed), args.seed)
+        budget = args.soak_minutes * 60 if args.soak_minutes else None
+        lines, ok = soak_table(run_soak(args.soak, args.seed, budget_s=budget), args.seed)
         print("\n".join(lines) + f"\n\nSoak took {time.perf_counter() - started:.0f} s wall.")
         return 0 if ok else 1
 

@@ -27,6 +27,7 @@ from tests.faults.machines import (
 )
 
 BATCH = 3
+BATCH_TIMEOUT_S = 600  # a batch not complete by then counts as incomplete in the audit
 OUTAGE_S = (3.0, 8.0)  # a service outage inside the step RetryPolicy's budget (2 + 4 + 8 s)
 
 
@@ -70,7 +71,7 @@ def service_fault(deployment: Deployment, kind: str, rng: random.Random) -> Mach
     inject, fault = injections[kind]
     record = MachineRecord(kind, fault, services=("ollama", "comfyui", "s3", "object store", "run worker"),
                            causes=("500", "refused", "connect", "killed", "died", "terminated", "timed out"))
-    run_with_fault(deployment, record, BATCH, inject, in_flight=2, timeout_s=900)
+    run_with_fault(deployment, record, BATCH, inject, in_flight=2, timeout_s=BATCH_TIMEOUT_S)
     return finish(deployment, record)
 
 
@@ -87,33 +88,44 @@ def schedule(campaigns: int, seed: int) -> list[str]:
     return (kinds + [rng.choice(kinds) for _ in range(batches)])[:batches]
 
 
-def run_soak(campaigns: int, seed: int, workdir: Path | None = None, progress=print) -> list[MachineRecord]:
+def run_soak(campaigns: int, seed: int, workdir: Path | None = None, progress=print,
+             budget_s: float | None = None) -> list[MachineRecord]:
+    """Run the schedule; with `budget_s`, start no new batch once that much time has gone."""
     rng = random.Random(seed)
     plan = schedule(campaigns, seed)
-    progress(f"soak: {campaigns} campaigns in {len(plan)} batches of {BATCH}, seed {seed}: {', '.join(plan)}")
+    soak_started = time.monotonic()
+    progress(f"soak: {campaigns} campaigns in {len(plan)} batches of {BATCH}, seed {seed}: {', '.join(plan)}",
+             flush=True)
     records = []
     workdir = workdir or Path(tempfile.mkdtemp(prefix="sparklio-soak-"))
     os.environ[RESULTS_ENV] = str(workdir / "results")  # the fault suite's own rows stay as they are
     with machine_deployment(workdir) as deployment:
         for kind in plan:
             started = time.monotonic()
+            if budget_s is not None and started - soak_started > budget_s:
+                progress(f"  time budget of {budget_s:.0f} s spent: {len(records)} of {len(plan)} batches run",
+                         flush=True)
+                break
             if kind == "desktop_reboot":
-                record = desktop_reboot(deployment, BATCH, down_s=10)
+                record = desktop_reboot(deployment, BATCH, down_s=10, timeout_s=BATCH_TIMEOUT_S)
             elif kind == "mac_mini_restart":
-                record = mac_mini_restart(deployment, BATCH, down_s=15)
+                record = mac_mini_restart(deployment, BATCH, down_s=15, timeout_s=BATCH_TIMEOUT_S)
             else:
                 record = service_fault(deployment, kind, rng)
             records.append(record)
             summary = record.summary()
-            progress(f"  {kind}: {summary['campaigns_completed']}/{summary['campaigns']} completed, "
-                     f"{summary['retried_automatically']} retried, recovery {summary['recoveries_s']} s "
-                     f"({time.monotonic() - started:.0f} s)")
+            progress(f"  {kind}: {summary['campaigns_completed']}/{summary['campaigns']} completed, lost/duplicated/"
+                     f"orphaned {summary['lost']}/{summary['duplicated']}/{summary['orphaned']}, {summary['stuck']} "
+                     f"stuck, {summary['retried_automatically']} retried, failure marked after "
+                     f"{summary['detections_s']} s, recovery {summary['recoveries_s']} s ({time.monotonic() - started:.0f} s)",
+                     flush=True)
     return records
 
 
 def soak_table(records: list[MachineRecord], seed: int) -> tuple[list[str], bool]:
     """The soak's table and whether the audit is clean."""
     lines = [f"Soak, seed {seed}: {sum(len(r.campaigns) for r in records)} campaigns, {len(records)} faults",
+             *[f"- {r.scenario}: {note}" for r in records for note in r.notes if "not ready after" in note],
              "",
              "| # | scenario | fault | campaigns completed | lost / duplicated / orphaned | stuck runs "
              "| runs retried automatically | fault → failure marked (s) | fault → all complete (s) |",

@@ -7,6 +7,10 @@ run_retries and run_monitoring settings are applied, not just written.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from pathlib import Path
+
 import dagster as dg
 import pytest
 
@@ -17,9 +21,13 @@ from tests.faults.machines import (
 
 
 @pytest.fixture(scope="module")
-def deployment(tmp_path_factory):
-    with machine_deployment(tmp_path_factory.mktemp("machines")) as deployed:
+def deployment():
+    # not under pytest's tmp_path: a concurrent session's pruning of old basetemp dirs would pull the
+    # Postgres data dir away mid-test (as tests/conftest.py says of SPARKLIO_HOME)
+    workdir = Path(tempfile.mkdtemp(prefix="sparklio-machines-"))
+    with machine_deployment(workdir) as deployed:
         yield deployed
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 def test_instance_has_run_retries_and_worker_monitoring(deployment):
