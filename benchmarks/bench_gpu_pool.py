@@ -137,7 +137,7 @@ def main() -> None:
         start_embedded_postgres,
         stop_embedded_postgres,
     )
-    from sparklio_pipelines.defs.dagster_compat import pool_poll_seconds
+    from sparklio_pipelines.defs.dagster_compat.executors import pool_poll_seconds
     from tests.support.seaweedfs import SeaweedS3
     from tests.support.topology import busy_fraction, max_concurrency
 

@@ -6,6 +6,7 @@
     sparklio campaign list | archive ID | activate ID
     sparklio copy approve CAMPAIGN LANG CHANNEL [VARIANT]
     sparklio search "QUERY" [--brand B]
+    sparklio backup DEST | backup --verify SRC | restore SRC   (sparklio_pipelines/backup.py)
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ def _embedder():
 
 
 def cmd_search(args) -> int:
-    from sparklio_pipelines.campaigns.brand_memory import search
+    from sparklio_pipelines.campaigns.briefs.brand_memory import search
 
     store, db = _resources()
     hits = search(args.query, db=db, embedder=_embedder(), brand=args.brand, k=args.k)
@@ -145,7 +146,10 @@ def cmd_search(args) -> int:
 
 
 def cmd_approve(args) -> int:
-    from sparklio_pipelines.campaigns.approvals import ApprovalError, approve_variant
+    from sparklio_pipelines.campaigns.briefs.approvals import (
+        ApprovalError,
+        approve_variant,
+    )
 
     store, db = _resources()
     try:
@@ -155,6 +159,36 @@ def cmd_approve(args) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(f"Approved ({args.language}/{args.channel}/{args.variant}): {text}")
+    return 0
+
+
+def cmd_backup(args) -> int:
+    from sparklio_pipelines.campaigns import backup
+
+    try:
+        if args.verify:
+            report = backup.verify(args.target, args.backup_id)
+        else:
+            report = backup.backup(*_resources(), args.target)
+    except backup.BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print("\n".join(report.lines()))
+    return 1 if getattr(report, "bad", None) else 0
+
+
+def cmd_restore(args) -> int:
+    from sparklio_pipelines.campaigns import backup
+    from sparklio_pipelines.defs.instance import get_instance
+    from sparklio_pipelines.defs.partitions import CAMPAIGN_PARTITION_NAME
+
+    try:
+        report = backup.restore(*_resources(), args.source, args.backup_id)
+    except backup.BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    get_instance().add_dynamic_partitions(CAMPAIGN_PARTITION_NAME, report.campaigns)  # the UI lists them again
+    print("\n".join(report.lines()))
     return 0
 
 
@@ -193,6 +227,16 @@ def build_parser() -> argparse.ArgumentParser:
     approve.add_argument("channel", choices=["instagram", "x", "linkedin", "email", "shorts"])
     approve.add_argument("variant", nargs="?", default="A")
     approve.set_defaults(func=cmd_approve)
+
+    backup = groups.add_parser("backup", help="back up the campaign database and objects to a directory or s3:// URL")
+    backup.add_argument("target", help="DEST (or SRC with --verify): a directory or s3://bucket/prefix")
+    backup.add_argument("--verify", action="store_true", help="re-read every checksum of the newest backup in SRC")
+    backup.add_argument("--backup-id", default=None, help="with --verify: this backup instead of the newest")
+    backup.set_defaults(func=cmd_backup)
+    restore = groups.add_parser("restore", help="restore a backup into an empty database and object store")
+    restore.add_argument("source", help="a directory or s3://bucket/prefix holding backups")
+    restore.add_argument("--backup-id", default=None, help="this backup instead of the newest")
+    restore.set_defaults(func=cmd_restore)
     return parser
 
 

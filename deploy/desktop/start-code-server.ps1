@@ -27,6 +27,8 @@ if (-not (Test-Path $Dagster)) { $Dagster = (Get-Command dagster -ErrorAction St
 
 Set-Location $Repo
 Write-Host "sparklio code server on ${HostAddr}:$Port (location 'sparklio')"
+# A server id of this start's own, kept across code reloads (see start-code-server.sh)
+$ServerId = "sparklio-{0}-{1}" -f (Get-Date -Format "yyyyMMddTHHmmss"), ([guid]::NewGuid().ToString("N").Substring(0, 8))
 & $Dagster code-server start -m sparklio_pipelines.definitions --location-name sparklio `
-    -h $HostAddr -p $Port --use-python-environment-entry-point @args
+    -h $HostAddr -p $Port --use-python-environment-entry-point --fixed-server-id $ServerId @args
 exit $LASTEXITCODE

@@ -26,6 +26,9 @@ dagster="$(venv_executable "$repo" dagster)"
 
 cd "$repo"
 echo "sparklio code server on $host:$port (location 'sparklio')" >&2
+# A server id of this start's own, kept across code reloads: run monitoring (sparklio_pipelines/defs/dagster_compat/run_launcher.py)
+# tells a restarted server, whose run workers died with the old one, from a reloaded one.
 exec "$dagster" code-server start \
   -m sparklio_pipelines.definitions --location-name sparklio \
-  -h "$host" -p "$port" --use-python-environment-entry-point "$@"
+  -h "$host" -p "$port" --use-python-environment-entry-point \
+  --fixed-server-id "sparklio-$(date +%Y%m%dT%H%M%S)-$$-$RANDOM" "$@"

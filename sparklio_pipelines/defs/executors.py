@@ -20,7 +20,7 @@ from typing import Any
 from dagster import EnvVar
 
 from sparklio_common.settings import seconds_from_env, settings
-from sparklio_pipelines.defs.dagster_compat import WORKER_CHECK_INTERVAL_S
+from sparklio_pipelines.defs.dagster_compat.executors import WORKER_CHECK_INTERVAL_S
 
 EXECUTOR_ENV = "SPARKLIO_EXECUTOR"
 EXECUTOR_CHOICES = ("default", "celery")
@@ -107,7 +107,7 @@ def s3_io_manager():
 
 def run_executor():
     """The executor for every job: Celery workers when selected, else the run worker itself."""
-    from sparklio_pipelines.defs.dagster_compat import (
+    from sparklio_pipelines.defs.dagster_compat.executors import (
         celery_executor_def,
         in_process_or_multiprocess_executor,
     )

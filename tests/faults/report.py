@@ -2,6 +2,7 @@
 
     .venv/bin/python -m tests.faults.report --run        # run tests/faults, then print the table
     .venv/bin/python -m tests.faults.report              # print it from the last run's results
+    .venv/bin/python -m tests.faults.report --soak 20 --seed 7   # the soak (tests/faults/soak.py)
 
 Fault rows come from the JSON each scenario in tests/faults writes ($SPARKLIO_FAULT_RESULTS_DIR,
 default .sparklio/fault-results/); bad-input rows from the fuzz classes of tests/fuzz (Hypothesis,
@@ -93,7 +94,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.faults.report", description=__doc__.split("\n")[0])
     parser.add_argument("--run", action="store_true", help="run tests/faults first (about 10 minutes)")
     parser.add_argument("--fuzz-examples", type=int, default=300, help="Hypothesis examples per bad-input class")
+    parser.add_argument("--soak", type=int, metavar="N", help="soak N campaigns with seeded faults; print its table")
+    parser.add_argument("--seed", type=int, default=1, help="the soak's fault schedule seed")
+    parser.add_argument("--soak-minutes", type=float, default=None, help="start no new soak batch after this long")
     args = parser.parse_args(argv)
+    if args.soak:
+        from tests.faults.soak import run_soak, soak_table
+
+        started = time.perf_counter()
+        budget = args.soak_minutes * 60 if args.soak_minutes else None
+        lines, ok = soak_table(run_soak(args.soak, args.seed, budget_s=budget), args.seed)
+        print("\n".join(lines) + f"\n\nSoak took {time.perf_counter() - started:.0f} s wall.")
+        return 0 if ok else 1
 
     directory = results_dir()
     suite_status = run_suite(directory) if args.run else 0

@@ -17,7 +17,7 @@ from dagster._core.execution.plan.instance_concurrency_context import (
     InstanceConcurrencyContext,
 )
 
-from sparklio_pipelines.defs.dagster_compat import (
+from sparklio_pipelines.defs.dagster_compat.executors import (
     DEFAULT_POOL_POLL_S,
     PoolAwareInProcessExecutor,
     PromptPoolClaims,

@@ -2,7 +2,9 @@
 
 import dagster as dg
 
-from sparklio_pipelines.defs.dagster_compat import in_process_or_multiprocess_executor
+from sparklio_pipelines.defs.dagster_compat.executors import (
+    in_process_or_multiprocess_executor,
+)
 
 
 @dg.op(pool="gpu")

@@ -127,9 +127,20 @@ class ManagedProcess:
             pass
 
 
+def kill_group(proc: ManagedProcess | None) -> None:
+    """SIGKILL a harness process and everything in its group (children included), and reap it."""
+    if proc is None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.proc.wait(timeout=30)
+
+
 def launch(name: str, cmd: list[str], env: dict[str, str], log_dir: Path) -> ManagedProcess:
     log_path = log_dir / f"{name}.log"
-    with open(log_path, "wb") as log:
+    with open(log_path, "ab") as log:  # a restarted node appends to its first log
         proc = subprocess.Popen(cmd, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     return ManagedProcess(name, proc, log_path)
@@ -257,18 +268,34 @@ class LoopbackTopology:
 
     def start(self, timeout: float = 600) -> "LoopbackTopology":
         self._ensure_bucket()
+        self.start_code_server(timeout)
+        self.start_control_plane(timeout)
+        return self
+
+    def start_code_server(self, timeout: float = 600) -> None:
+        """The Desktop's code server (again, after `kill_code_server`: same port, same settings)."""
         self.code_server = launch(
             "desktop-code-server", ["bash", str(REPO_ROOT / "deploy/desktop/start-code-server.sh")],
             self._node_env("desktop", self.desktop_settings()), self.workdir,
         )
         wait_until(self._code_server_serves, timeout, "code server", interval=1, alive=[self.code_server])
+
+    def start_control_plane(self, timeout: float = 600) -> None:
+        """The Mac mini's webserver and daemon (again, after `kill_control_plane`)."""
         self.control_plane = launch(
             "mac-mini-control-plane", ["bash", str(REPO_ROOT / "deploy/mac-mini/start-control-plane.sh")],
             self._node_env("mac-mini", self.mac_mini_settings()), self.workdir,
         )
         wait_until(self._location_loaded, timeout, "webserver with the sparklio location", interval=1,
                    alive=[self.code_server, self.control_plane])
-        return self
+
+    def kill_code_server(self) -> None:
+        """SIGKILL the code server and every run worker under it, as a Desktop reboot does."""
+        kill_group(self.code_server)
+
+    def kill_control_plane(self) -> None:
+        """SIGKILL the webserver and the daemon, as a Mac mini restart does."""
+        kill_group(self.control_plane)
 
     def stop(self) -> None:
         for proc in (self.control_plane, self.code_server):

@@ -1,6 +1,5 @@
 """Caption checks: coverage of the speech measured on the audio, cue rules, match with the script."""
 
-
 import tempfile
 from pathlib import Path
 
@@ -18,8 +17,10 @@ from sparklio_pipelines.content.captions.metrics import (
     word_error_rate,
 )
 from sparklio_pipelines.defs.assets.captions import captions
+from sparklio_pipelines.defs.assets.common import SERVICE_RETRY
 from sparklio_pipelines.defs.checks.common import WARN, campaign_of, load_deck, result
 from sparklio_pipelines.defs.checks.video import videos
+from sparklio_pipelines.defs.retries import retry_transient_only
 
 
 def caption_sets(store: ObjectStoreResource, db: CampaignDatabaseResource, campaign_id: str):
@@ -45,7 +46,13 @@ def judge_captions_cover_speech(
     return result(problems, coverage=dg.MetadataValue.json(coverage))
 
 
-@dg.asset_check(asset=captions, blocking=True, description="Captions are on screen for >= 90% of the speech.")
+@dg.asset_check(
+    asset=captions,
+    blocking=True,
+    description="Captions are on screen for >= 90% of the speech.",
+    retry_policy=SERVICE_RETRY,
+)
+@retry_transient_only
 def captions_cover_speech(
     context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource
 ) -> dg.AssetCheckResult:
@@ -62,8 +69,12 @@ def judge_captions_cue_rules(
 
 
 @dg.asset_check(
-    asset=captions, blocking=False, description="Cue rules: <= 2 lines, line length, no overlaps, reading speed."
+    asset=captions,
+    blocking=False,
+    description="Cue rules: <= 2 lines, line length, no overlaps, reading speed.",
+    retry_policy=SERVICE_RETRY,
 )
+@retry_transient_only
 def captions_cue_rules(
     context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource
 ) -> dg.AssetCheckResult:
@@ -81,7 +92,13 @@ def judge_captions_match_script(
     return result(problems, WARN, wer=dg.MetadataValue.json(rates))
 
 
-@dg.asset_check(asset=captions, blocking=False, description="Caption text matches the voiceover script (WER <= 0.2).")
+@dg.asset_check(
+    asset=captions,
+    blocking=False,
+    description="Caption text matches the voiceover script (WER <= 0.2).",
+    retry_policy=SERVICE_RETRY,
+)
+@retry_transient_only
 def captions_match_script(
     context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource
 ) -> dg.AssetCheckResult:

@@ -1,9 +1,10 @@
 """What every asset check shares: which campaign it judges, and how a result names its problems.
 
 Each check is a typed `@dg.asset_check` over one `judge_*` function. The judge takes the campaign id
-and the resources, so tests call it on planted outputs; the check supplies them from the run.
+and the resources, so tests call it on planted outputs; the check supplies them from the run. Checks read
+the store and Postgres too, so they have the service retry policy: an outage of a few seconds is retried,
+not a failed run.
 """
-
 
 import dagster as dg
 

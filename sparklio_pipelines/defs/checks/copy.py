@@ -1,6 +1,5 @@
 """Copy checks: channel limits, brand rules, language, near-duplicates of earlier copy."""
 
-
 import dagster as dg
 
 from resources.database import CampaignDatabaseResource
@@ -8,6 +7,7 @@ from resources.embeddings import EmbedderResource
 from resources.object_store import ObjectStoreResource
 from sparklio_pipelines.campaigns.brand_memory import near_duplicates
 from sparklio_pipelines.content import quality
+from sparklio_pipelines.defs.assets.common import SERVICE_RETRY
 from sparklio_pipelines.defs.assets.copy import copy
 from sparklio_pipelines.defs.checks.common import (
     WARN,
@@ -16,13 +16,20 @@ from sparklio_pipelines.defs.checks.common import (
     load_deck,
     result,
 )
+from sparklio_pipelines.defs.retries import retry_transient_only
 
 
 def judge_copy_channel_limits(campaign_id: str, object_store: ObjectStoreResource) -> dg.AssetCheckResult:
     return result(quality.copy_limit_problems(load_deck(object_store, campaign_id)))
 
 
-@dg.asset_check(asset=copy, blocking=True, description="Every channel limit: lengths, script words, headlines.")
+@dg.asset_check(
+    asset=copy,
+    blocking=True,
+    description="Every channel limit: lengths, script words, headlines.",
+    retry_policy=SERVICE_RETRY,
+)
+@retry_transient_only
 def copy_channel_limits(
     context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource
 ) -> dg.AssetCheckResult:
@@ -34,7 +41,13 @@ def judge_copy_banned_words(campaign_id: str, object_store: ObjectStoreResource)
     return result(quality.banned_word_problems(deck, brief))
 
 
-@dg.asset_check(asset=copy, blocking=True, description="No banned word (case-insensitive, Hangul aware).")
+@dg.asset_check(
+    asset=copy,
+    blocking=True,
+    description="No banned word (case-insensitive, Hangul aware).",
+    retry_policy=SERVICE_RETRY,
+)
+@retry_transient_only
 def copy_banned_words(context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource) -> dg.AssetCheckResult:
     return judge_copy_banned_words(campaign_of(context), object_store)
 
@@ -44,7 +57,10 @@ def judge_copy_required_terms(campaign_id: str, object_store: ObjectStoreResourc
     return result(quality.required_term_problems(deck, brief))
 
 
-@dg.asset_check(asset=copy, blocking=True, description="Every post carries the brand's required terms.")
+@dg.asset_check(
+    asset=copy, blocking=True, description="Every post carries the brand's required terms.", retry_policy=SERVICE_RETRY
+)
+@retry_transient_only
 def copy_required_terms(
     context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource
 ) -> dg.AssetCheckResult:
@@ -55,7 +71,8 @@ def judge_copy_hashtag_count(campaign_id: str, object_store: ObjectStoreResource
     return result(quality.hashtag_problems(load_deck(object_store, campaign_id)))
 
 
-@dg.asset_check(asset=copy, blocking=True, description="At most 30 hashtags per post.")
+@dg.asset_check(asset=copy, blocking=True, description="At most 30 hashtags per post.", retry_policy=SERVICE_RETRY)
+@retry_transient_only
 def copy_hashtag_count(
     context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource
 ) -> dg.AssetCheckResult:
@@ -66,7 +83,13 @@ def judge_copy_language(campaign_id: str, object_store: ObjectStoreResource) -> 
     return result(quality.language_problems(load_deck(object_store, campaign_id)), WARN)
 
 
-@dg.asset_check(asset=copy, blocking=False, description="Copy is in the requested language (Hangul ratio for ko).")
+@dg.asset_check(
+    asset=copy,
+    blocking=False,
+    description="Copy is in the requested language (Hangul ratio for ko).",
+    retry_policy=SERVICE_RETRY,
+)
+@retry_transient_only
 def copy_language(context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource) -> dg.AssetCheckResult:
     return judge_copy_language(campaign_of(context), object_store)
 
@@ -92,7 +115,9 @@ def judge_copy_not_near_duplicate(
     asset=copy,
     blocking=False,
     description="No line is a near-duplicate (cosine >= 0.95) of earlier copy for the brand.",
+    retry_policy=SERVICE_RETRY,
 )
+@retry_transient_only
 def copy_not_near_duplicate(
     context: dg.AssetCheckExecutionContext,
     object_store: ObjectStoreResource,

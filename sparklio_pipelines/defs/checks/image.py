@@ -1,6 +1,5 @@
 """Creative checks: exact sizes, text contrast measured on pixels, safe area, logo."""
 
-
 import json
 
 import dagster as dg
@@ -14,8 +13,10 @@ from sparklio_pipelines.content.creative.color import (
     measure_text_contrast,
 )
 from sparklio_pipelines.content.creative.layout import CREATIVE_SIZES
+from sparklio_pipelines.defs.assets.common import SERVICE_RETRY
 from sparklio_pipelines.defs.assets.image import image
 from sparklio_pipelines.defs.checks.common import WARN, campaign_of, load_brief, result
+from sparklio_pipelines.defs.retries import retry_transient_only
 
 
 def creatives(store: ObjectStoreResource, db: CampaignDatabaseResource, campaign_id: str):
@@ -40,7 +41,10 @@ def judge_image_sizes(
     return result(problems, creatives_checked=count)
 
 
-@dg.asset_check(asset=image, blocking=True, description="Every creative has its channel size exactly.")
+@dg.asset_check(
+    asset=image, blocking=True, description="Every creative has its channel size exactly.", retry_policy=SERVICE_RETRY
+)
+@retry_transient_only
 def image_sizes(
     context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource
 ) -> dg.AssetCheckResult:
@@ -59,7 +63,13 @@ def judge_image_text_contrast(
     return result(problems, lowest_contrast=round(lowest or 0.0, 2))
 
 
-@dg.asset_check(asset=image, blocking=True, description="Text contrast meets WCAG AA (4.5:1), measured on pixels.")
+@dg.asset_check(
+    asset=image,
+    blocking=True,
+    description="Text contrast meets WCAG AA (4.5:1), measured on pixels.",
+    retry_policy=SERVICE_RETRY,
+)
+@retry_transient_only
 def image_text_contrast(
     context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource
 ) -> dg.AssetCheckResult:
@@ -75,7 +85,8 @@ def judge_image_text_in_safe_area(
     return result(problems)
 
 
-@dg.asset_check(asset=image, blocking=True, description="All text inside the safe area.")
+@dg.asset_check(asset=image, blocking=True, description="All text inside the safe area.", retry_policy=SERVICE_RETRY)
+@retry_transient_only
 def image_text_in_safe_area(
     context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource
 ) -> dg.AssetCheckResult:
@@ -95,7 +106,13 @@ def judge_image_logo_present(
     return result(problems, WARN)
 
 
-@dg.asset_check(asset=image, blocking=False, description="The logo is on every creative when the brand kit has one.")
+@dg.asset_check(
+    asset=image,
+    blocking=False,
+    description="The logo is on every creative when the brand kit has one.",
+    retry_policy=SERVICE_RETRY,
+)
+@retry_transient_only
 def image_logo_present(
     context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource
 ) -> dg.AssetCheckResult:

@@ -1,6 +1,5 @@
 """Video checks: duration, size and audio; loudness."""
 
-
 import tempfile
 from pathlib import Path
 
@@ -11,8 +10,10 @@ from resources.object_store import ObjectStoreResource
 from sparklio_common.keys import video_key
 from sparklio_pipelines.content import quality
 from sparklio_pipelines.content.media import probe, summarize
+from sparklio_pipelines.defs.assets.common import SERVICE_RETRY
 from sparklio_pipelines.defs.assets.video import video
 from sparklio_pipelines.defs.checks.common import WARN, campaign_of, result
+from sparklio_pipelines.defs.retries import retry_transient_only
 
 
 def videos(db: CampaignDatabaseResource, campaign_id: str) -> dict[str, str]:
@@ -36,7 +37,10 @@ def judge_video_format(
     return result(problems, facts=dg.MetadataValue.json(facts))
 
 
-@dg.asset_check(asset=video, blocking=True, description="15-30 s, 1080x1920, with an audio stream.")
+@dg.asset_check(
+    asset=video, blocking=True, description="15-30 s, 1080x1920, with an audio stream.", retry_policy=SERVICE_RETRY
+)
+@retry_transient_only
 def video_format(
     context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource
 ) -> dg.AssetCheckResult:
@@ -57,7 +61,13 @@ def judge_video_loudness(
     return result(problems, WARN, lufs=dg.MetadataValue.json(measured))
 
 
-@dg.asset_check(asset=video, blocking=False, description="Integrated loudness within -20..-12 LUFS (EBU R128).")
+@dg.asset_check(
+    asset=video,
+    blocking=False,
+    description="Integrated loudness within -20..-12 LUFS (EBU R128).",
+    retry_policy=SERVICE_RETRY,
+)
+@retry_transient_only
 def video_loudness(
     context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource, campaign_db: CampaignDatabaseResource
 ) -> dg.AssetCheckResult:

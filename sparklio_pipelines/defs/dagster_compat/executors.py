@@ -1,8 +1,4 @@
-"""Where Sparklio needs Dagster behaviour that has no public API (dagster==1.13.27, dagster-celery==0.29.27,
-pinned in pyproject.toml). Nothing else in the product imports `dagster._`; tests/integration/
-test_in_process_executor.py and test_celery_executor.py are the canaries that fail when upstream changes.
-
-1. The default executor: a run's steps execute in its run worker, and take their turn on the GPU promptly.
+"""The default executor: a run's steps execute in its run worker, and take their turn on the GPU promptly.
 
 A campaign is one chain (brief → copy → image → video → captions), so a step process per step buys no
 parallelism; it only costs an interpreter start and a code-location load per step (seconds on the Windows
@@ -19,7 +15,7 @@ Dagster's wait for a pool slot has two problems this executor fixes (dagster 1.1
 `execution: config: multiprocess: {}` still selects Dagster's multiprocess executor, unchanged.
 Upstream: dagster-io/dagster#20367 fixed the sleep and was closed unmerged; 1.13 has no setting for either.
 
-2. The Celery executor's lost-worker watch (below): a step whose Celery worker died becomes a failed step
+And the Celery executor's lost-worker watch (below): a step whose Celery worker died becomes a failed step
 attempt, so its RetryPolicy resubmits it.
 """
 
