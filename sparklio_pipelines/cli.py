@@ -6,6 +6,7 @@
     sparklio campaign list | archive ID | activate ID
     sparklio copy approve CAMPAIGN LANG CHANNEL [VARIANT]
     sparklio search "QUERY" [--brand B]
+    sparklio studio [user add NAME | token create NAME]
 """
 
 from __future__ import annotations
@@ -192,6 +193,10 @@ def build_parser() -> argparse.ArgumentParser:
     approve.add_argument("channel", choices=["instagram", "x", "linkedin", "email", "shorts"])
     approve.add_argument("variant", nargs="?", default="A")
     approve.set_defaults(func=cmd_approve)
+
+    from sparklio_pipelines.studio.cli import add_studio_parser
+
+    add_studio_parser(groups)
     return parser
 
 
