@@ -55,6 +55,9 @@
     const poll = async () => {
       const {ok, data} = await api("GET", base);
       if (ok) {
+        const badge = document.getElementById("status");
+        badge.textContent = data.status;
+        badge.className = "badge " + data.status.replace(" ", "-");
         document.getElementById("progress").textContent = ACTIVE.includes(data.status) ? progressText(data.run) : "";
         for (const [asset, state] of Object.entries(data.assets)) {
           const chip = document.querySelector(`[data-asset="${asset}"]`);
