@@ -36,6 +36,7 @@ studio: setup
 	@export DAGSTER_HOME=$${DAGSTER_HOME:-$$( $(PY) -c 'from sparklio_pipelines.instance import ensure_dagster_home; print(ensure_dagster_home())')}; \
 	export SPARKLIO_DAGSTER_URL=$${SPARKLIO_DAGSTER_URL:-http://127.0.0.1:$(DAGSTER_PORT)}; \
 	export SPARKLIO_STUDIO_PORT=$${SPARKLIO_STUDIO_PORT:-$(STUDIO_PORT)}; \
+	export SPARKLIO_STUDIO_URL=$${SPARKLIO_STUDIO_URL:-http://127.0.0.1:$$SPARKLIO_STUDIO_PORT}; \
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p $(DAGSTER_PORT) & dagster_pid=$$!; \
 	trap 'kill $$dagster_pid 2>/dev/null; wait $$dagster_pid' EXIT INT TERM; \
 	$(VENV)/bin/sparklio studio

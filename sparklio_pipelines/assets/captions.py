@@ -15,6 +15,7 @@ from sparklio_pipelines.keys import campaign_key
 from sparklio_pipelines.manifest import fingerprint, output_record
 from sparklio_pipelines.partitions import campaign_partitions
 from sparklio_pipelines.retries import retry_transient_only
+from sparklio_pipelines.studio.studio_links import browser_url
 
 CAPTION_FILES = {"srt": "captions.srt", "vtt": "captions.vtt", "ass": "captions.ass",
                  "words": "words.json", "burned": "video-captioned.mp4"}
@@ -78,7 +79,7 @@ def captions(
 
     metadata = publish(context, object_store, campaign_db, "captions", records, inputs)
     for language, key in burned.items():
-        metadata[f"captioned_video_{language}"] = dg.MetadataValue.url(object_store.url(key))
+        metadata[f"captioned_video_{language}"] = dg.MetadataValue.url(browser_url(object_store, key))
     metadata["quality"] = dg.MetadataValue.json(quality)
     metadata["model_seconds"] = round(sum(q["transcribe_seconds"] for q in quality.values()), 2)
     metadata["encode_seconds"] = round(sum(q["burn_seconds"] for q in quality.values()), 2)

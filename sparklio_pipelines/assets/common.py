@@ -10,6 +10,7 @@ from resources.database import CampaignDatabaseResource, OutputRecord
 from resources.object_store import ObjectStoreResource
 from sparklio_pipelines.manifest import cached_outputs, publish_outputs
 from sparklio_pipelines.retries import retry_delay_seconds
+from sparklio_pipelines.studio.studio_links import browser_url, review_links
 
 CAMPAIGN_GROUP = "campaign"
 
@@ -27,7 +28,7 @@ def thumbnail_markdown(png: bytes, alt: str = "thumbnail") -> str:
 def outputs_table(store: ObjectStoreResource, records: list[OutputRecord]) -> MetadataValue:
     rows = ["| output | size | link |", "|---|---|---|"]
     for rec in records:
-        rows.append(f"| `{rec.key}` | {rec.bytes:,} B | [open]({store.url(rec.key)}) |")
+        rows.append(f"| `{rec.key}` | {rec.bytes:,} B | [open]({browser_url(store, rec.key)}) |")
     return MetadataValue.md("\n".join(rows))
 
 
@@ -49,7 +50,8 @@ def publish(
         "outputs": outputs_table(store, records),
         "output_count": len(records),
         "manifest": MetadataValue.path(manifest.key),
-        "manifest_url": MetadataValue.url(store.url(manifest.key)),
+        "manifest_url": MetadataValue.url(browser_url(store, manifest.key)),
+        **review_links(campaign_id),
     }
 
 
@@ -74,4 +76,5 @@ def cached_metadata(store: ObjectStoreResource, records: list[OutputRecord], cam
         "outputs": outputs_table(store, records),
         "output_count": len(records),
         "manifest": MetadataValue.path(manifest_key(campaign_id)),
+        **review_links(campaign_id),
     }

@@ -21,6 +21,7 @@ from sparklio_pipelines.manifest import fingerprint, output_record
 from sparklio_pipelines.partitions import campaign_partitions
 from sparklio_pipelines.retries import retry_transient_only
 from sparklio_pipelines.video_render import CLIP_SUFFIXES, render_video
+from sparklio_pipelines.studio.studio_links import browser_url
 
 
 def video_key(campaign_id: str, language: str) -> str:
@@ -154,7 +155,7 @@ def video(
 
     metadata = publish(context, object_store, campaign_db, "video", records, inputs)
     for language, key in videos.items():
-        metadata[f"video_{language}"] = dg.MetadataValue.url(object_store.url(key))
+        metadata[f"video_{language}"] = dg.MetadataValue.url(browser_url(object_store, key))
     metadata["render"] = dg.MetadataValue.json(facts)
     metadata["first_slide"] = clip_facts["workflow"] if clip_facts else "still: image art story-1"
     if clip_facts:

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from sparklio_pipelines.brief import MAX_BRIEF_BYTES
 from sparklio_pipelines.studio.app import current_principal
 from sparklio_pipelines.studio.auth import Principal
-from sparklio_pipelines.studio.media import media_path
+from sparklio_pipelines.studio.studio_links import media_path
 from sparklio_pipelines.studio.service import CAMPAIGN_ASSETS, Studio, StudioError
 
 router = APIRouter(prefix="/api", tags=["campaigns"], dependencies=[Depends(current_principal)])

@@ -11,7 +11,7 @@ from urllib.parse import quote
 from fastapi.responses import RedirectResponse, Response, StreamingResponse
 
 from resources.object_store import LocalObjectStoreResource, ObjectStoreResource, guess_media_type
-from sparklio_pipelines.keys import UnsafeKeyError, campaign_key
+from sparklio_pipelines.keys import campaign_key
 
 CHUNK = 256 * 1024
 _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
@@ -19,14 +19,6 @@ _RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
 
 class RangeNotSatisfiable(Exception):
     pass
-
-
-def media_path(key: str) -> str:
-    """The Studio URL of a stored object (`campaigns/<id>/...` only)."""
-    parts = key.split("/")
-    if len(parts) < 3 or parts[0] != "campaigns":
-        raise UnsafeKeyError(f"not a campaign object: {key!r}")
-    return "/media/" + "/".join(quote(p) for p in parts[1:])
 
 
 def byte_range(header: str | None, size: int) -> tuple[int, int] | None:
