@@ -17,6 +17,7 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sparklio_pipelines.brief import BriefError
@@ -39,11 +40,13 @@ log = logging.getLogger("sparklio.studio")
 
 
 def studio_from_env() -> Studio:
-    from sparklio_pipelines.backends import resolved_resources
+    from sparklio_pipelines.backends import embedder_resource, resolved_resources
+    from sparklio_pipelines.studio.store import PooledCampaignDatabase
 
-    store, db = resolved_resources("object_store", "campaign_db")
+    store = resolved_resources("object_store")[0]
+    db = PooledCampaignDatabase(database_url=os.environ.get("DATABASE_URL", ""))
     return Studio(store=store, db=db, dagster=DagsterClient(), studio_db=StudioStore(db),
-                  embedder_factory=lambda: resolved_resources("embedder")[0])
+                  embedder_factory=embedder_resource)
 
 
 def errors_body(problems: list[tuple[str, str]]) -> dict:
@@ -57,8 +60,8 @@ def is_api(request: Request) -> bool:
 async def current_principal(request: Request) -> Principal:
     """Every route but /health and the login page: a session or a bearer token; CSRF on unsafe session requests."""
     studio: Studio = request.app.state.studio
-    principal = principal_from(studio.studio_db, request.headers.get("authorization"),
-                               request.cookies.get(SESSION_COOKIE))
+    principal = await run_in_threadpool(principal_from, studio.studio_db, request.headers.get("authorization"),
+                                        request.cookies.get(SESSION_COOKIE))
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER)
         if sent is None and principal.kind == "user" and "form" in request.headers.get("content-type", ""):

@@ -99,7 +99,7 @@ class Studio:
         self._embedder = None
         self._lock = threading.Lock()
         self._runs_cache: dict[str | None, tuple[float, list[RunSummary]]] = {}
-        self._events_cache: OrderedDict[str, tuple[list, list]] = OrderedDict()
+        self._events_cache: OrderedDict[str, tuple[bool, float, tuple]] = OrderedDict()
 
     @property
     def embedder(self):
@@ -208,14 +208,15 @@ class Studio:
         return runs
 
     def run_events(self, run: RunSummary) -> tuple[list, list]:
-        """Check results and step failures of a run; a finished run's never change, so they are kept."""
-        if run.run_id in self._events_cache:
-            return self._events_cache[run.run_id]
+        """Check results and step failures of a run; a finished run's never change, so they are kept
+        (a running one's for RUNS_CACHE_SECONDS)."""
+        cached = self._events_cache.get(run.run_id)
+        if cached and (cached[0] or time.monotonic() - cached[1] < RUNS_CACHE_SECONDS):
+            return cached[2]
         events = self.dagster.run_events(run.run_id)
-        if run.finished:
-            self._events_cache[run.run_id] = events
-            while len(self._events_cache) > 500:
-                self._events_cache.popitem(last=False)
+        self._events_cache[run.run_id] = (run.finished, time.monotonic(), events)
+        while len(self._events_cache) > 500:
+            self._events_cache.popitem(last=False)
         return events
 
     def campaigns(self) -> list[dict]:

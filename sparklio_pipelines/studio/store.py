@@ -3,15 +3,62 @@ copy revisions, rejections and webhook deliveries. Secrets are stored as hashes 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
+import threading
+from typing import Iterator
 
-from resources.database import CampaignDatabaseResource
+from pydantic import PrivateAttr
+
+from resources.database import CampaignDatabaseResource, DatabaseUnavailable
+
+POOL_SIZE = 16
 
 
 def sha256_hex(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+class PooledCampaignDatabase(CampaignDatabaseResource):
+    """The campaign database with a connection pool: a web server's requests would otherwise each open
+    several connections. Same contract as `connection()`: one transaction, committed or rolled back."""
+
+    _pool = PrivateAttr(default=None)
+    _slots = PrivateAttr(default=None)
+    _pool_lock = PrivateAttr(default_factory=threading.Lock)
+
+    def _ensure_pool(self):
+        with self._pool_lock:
+            if self._pool is None:
+                from psycopg2.pool import ThreadedConnectionPool
+
+                with super().connection():  # applies migrations; maps connection errors to DatabaseError
+                    pass
+                self._pool = ThreadedConnectionPool(0, POOL_SIZE, self.dsn, connect_timeout=self.connect_timeout_s)
+                self._slots = threading.BoundedSemaphore(POOL_SIZE)  # wait for a free connection, never fail
+        return self._pool
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator:
+        import psycopg2
+
+        pool = self._ensure_pool()
+        with self._slots:
+            try:
+                conn = pool.getconn()
+            except psycopg2.OperationalError as exc:
+                raise DatabaseUnavailable("Postgres", f"cannot connect: {str(exc).strip()}") from exc
+            broken = False
+            try:
+                with conn:
+                    yield conn
+            except (psycopg2.OperationalError, psycopg2.InterfaceError):
+                broken = True
+                raise
+            finally:
+                pool.putconn(conn, close=broken or bool(conn.closed))
 
 
 class StudioStore:

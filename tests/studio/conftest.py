@@ -17,13 +17,13 @@ def dagster_queue(postgres_dsn):
 
 @pytest.fixture()
 def studio(s3_store, campaign_db, dagster_queue):
-    from sparklio_pipelines.backends import resolved_resources
+    from sparklio_pipelines.backends import embedder_resource
     from sparklio_pipelines.studio.dagster_client import DagsterClient
     from sparklio_pipelines.studio.service import Studio
     from sparklio_pipelines.studio.store import StudioStore
 
     return Studio(store=s3_store, db=campaign_db, dagster=DagsterClient(dagster_queue.url),
-                  studio_db=StudioStore(campaign_db), embedder_factory=lambda: resolved_resources("embedder")[0])
+                  studio_db=StudioStore(campaign_db), embedder_factory=embedder_resource)
 
 
 @pytest.fixture()

@@ -239,3 +239,51 @@ def test_form_shows_errors_next_to_fields(client, studio):
     assert re.search(r'data-error-for="campaign_id">campaign_id: must be a lowercase slug', response.text)
     assert re.search(r'data-error-for="logo">brand.logo_path: logo.png is not a PNG, JPEG or WebP image', response.text)
     assert "Traceback" not in response.text
+
+
+def test_webhook_is_signed_and_sent_once(studio):
+    """A campaign run that ends (here: a queued run canceled through Dagster) is POSTed once, HMAC-signed."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from sparklio_pipelines.brief import parse_brief_bytes
+    from sparklio_pipelines.studio.webhooks import SIGNATURE_HEADER, WebhookNotifier, verify_signature
+
+    received = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self):
+            body = self.rfile.read(int(self.headers["Content-Length"]))
+            received.append((body, self.headers[SIGNATURE_HEADER]))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        notifier = WebhookNotifier(studio, f"http://127.0.0.1:{server.server_port}/hook", "s3cret", "http://studio.test")
+        notifier.since -= 5
+        campaign_id = new_id("hook")
+        run_id, _ = studio.create_campaign(parse_brief_bytes(sample_brief(campaign_id)))
+        result = studio.dagster.execute(
+            'mutation($id: String!) { terminateRun(runId: $id) { __typename } }', {"id": run_id})
+        assert result["terminateRun"]["__typename"] == "TerminateRunSuccess"
+        assert studio.dagster.run(run_id).status == "failed"  # canceled counts as failed for marketers
+
+        assert notifier.tick() >= 1
+        mine = [(body, sig) for body, sig in received if json.loads(body)["run_id"] == run_id]
+        assert len(mine) == 1
+        body, signature = mine[0]
+        payload = json.loads(body)
+        assert payload == {**payload, "event": "campaign.run.failed", "campaign_id": campaign_id,
+                           "review_url": f"http://studio.test/campaigns/{campaign_id}"}
+        assert verify_signature("s3cret", body, signature)
+        assert not verify_signature("s3cret", body.replace(b"failed", b"succeeded"), signature)
+        assert not verify_signature("other", body, signature)
+        notifier.tick()
+        assert len([1 for body, _ in received if json.loads(body)["run_id"] == run_id]) == 1  # at most once
+    finally:
+        server.shutdown()
