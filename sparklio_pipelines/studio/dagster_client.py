@@ -128,6 +128,7 @@ query Logs($runId: ID!, $cursor: String) {
           }
         }
         ... on ExecutionStepFailureEvent { stepKey error { message } }
+        ... on LogMessageEvent { stepKey message level }
       }
     }
     ... on RunNotFoundError { message }
@@ -227,21 +228,33 @@ class DagsterClient:
         results = data.get("results") or []
         return _summary(results[0]) if results else None
 
-    def run_events(self, run_id: str) -> tuple[list[dict], list[dict]]:
-        """The run's asset-check evaluations and step failures, from its event log."""
-        checks, failures, cursor = [], [], None
+    def run_events(self, run_id: str) -> RunEvents:
+        """The run's asset-check evaluations, step failures and each step's latest log line, from its event log."""
+        events, cursor = RunEvents(), None
         while True:
             data = self.execute(CHECK_EVENTS_QUERY, {"runId": run_id, "cursor": cursor})["logsForRun"]
             if data["__typename"] != "EventConnection":
-                return checks, failures
+                return events
             for event in data["events"]:
-                if event["__typename"] == "AssetCheckEvaluationEvent":
-                    checks.append(_check_result(event["evaluation"]))
-                elif event["__typename"] == "ExecutionStepFailureEvent":
-                    failures.append({"step": event["stepKey"], "message": (event.get("error") or {}).get("message", "")})
+                kind = event["__typename"]
+                if kind == "AssetCheckEvaluationEvent":
+                    events.checks.append(_check_result(event["evaluation"]))
+                elif kind == "ExecutionStepFailureEvent":
+                    events.failures.append({"step": event["stepKey"],
+                                            "message": (event.get("error") or {}).get("message", "")})
+                elif kind == "LogMessageEvent" and event.get("stepKey") and event.get("level") == "INFO":
+                    # the step's own progress lines; Dagster's DEBUG ones name storage paths
+                    events.step_messages[event["stepKey"]] = event["message"]
             if not data["hasMore"]:
-                return checks, failures
+                return events
             cursor = data["cursor"]
+
+
+@dataclass
+class RunEvents:
+    checks: list[dict] = field(default_factory=list)
+    failures: list[dict] = field(default_factory=list)
+    step_messages: dict[str, str] = field(default_factory=dict)  # step key -> its latest log line
 
 
 def _check_result(evaluation: dict) -> dict:

@@ -25,7 +25,7 @@ from sparklio_pipelines.brief import (
 from sparklio_pipelines.campaigns import IMAGE_SUFFIXES, MAX_PHOTO_BYTES, brief_input_key, store_brief
 from sparklio_pipelines.channels import channel_limits
 from sparklio_pipelines.keys import campaign_key, sanitize_name
-from sparklio_pipelines.studio.dagster_client import DagsterClient, RunSummary
+from sparklio_pipelines.studio.dagster_client import DagsterClient, RunEvents, RunSummary
 from sparklio_pipelines.studio.store import StudioStore
 
 CAMPAIGN_ASSETS = ("brief", "copy", "image", "video", "captions", "campaign_bundle")
@@ -99,7 +99,7 @@ class Studio:
         self._embedder = None
         self._lock = threading.Lock()
         self._runs_cache: dict[str | None, tuple[float, list[RunSummary]]] = {}
-        self._events_cache: OrderedDict[str, tuple[bool, float, tuple]] = OrderedDict()
+        self._events_cache: OrderedDict[str, tuple[bool, float, RunEvents]] = OrderedDict()
 
     @property
     def embedder(self):
@@ -207,7 +207,7 @@ class Studio:
         self._runs_cache[campaign_id] = (time.monotonic(), runs)
         return runs
 
-    def run_events(self, run: RunSummary) -> tuple[list, list]:
+    def run_events(self, run: RunSummary) -> RunEvents:
         """Check results and step failures of a run; a finished run's never change, so they are kept
         (a running one's for RUNS_CACHE_SECONDS)."""
         cached = self._events_cache.get(run.run_id)
@@ -228,7 +228,7 @@ class Studio:
             run = latest.get(row["campaign_id"])
             failed_checks = None
             if run is not None and run.finished:
-                failed_checks = sum(1 for c in self.run_events(run)[0] if not c["passed"])
+                failed_checks = sum(1 for c in self.run_events(run).checks if not c["passed"])
             rows.append({
                 "campaign_id": row["campaign_id"], "brand": row["brand"], "lifecycle": row["status"],
                 "status": run.status if run else "not started", "run": run.to_dict() if run else None,
@@ -264,7 +264,7 @@ class Studio:
             "languages": brief.languages, "channels": brief.channels,
             "start_date": str(brief.start_date), "end_date": str(brief.end_date),
             "status": latest.status if latest else "not started",
-            "run": latest.to_dict() if latest else None,
+            "run": self._run_view(latest),
             "runs": [r.to_dict() for r in runs[:5]],
             "dagster_run_url": self.dagster.run_ui_url(latest.run_id) if latest else None,
             "assets": assets,
@@ -277,15 +277,25 @@ class Studio:
             "rejections": [{**r, "created_at": r["created_at"].isoformat()} for r in self.studio_db.rejections(campaign_id)],
         }
 
+    def _run_view(self, run: RunSummary | None) -> dict | None:
+        """The run with, while it goes, its current step's latest log line (e.g. "en/x/A written")."""
+        if run is None:
+            return None
+        view = run.to_dict()
+        current = view["current_step"]
+        if current and not run.finished:
+            view["step_message"] = self.run_events(run).step_messages.get(current.split(", ")[0])
+        return view
+
     def _latest_checks(self, runs: list[RunSummary]) -> tuple[list[dict], list[dict]]:
         """Each check's newest result across the campaign's recent runs (a subset run re-checks only its assets)."""
         newest: dict[tuple[str, str], dict] = {}
         failures: list[dict] = []
         for index, run in enumerate(runs[:5]):
-            checks, run_failures = self.run_events(run)
+            events = self.run_events(run)
             if index == 0:
-                failures = run_failures
-            for check in checks:
+                failures = events.failures
+            for check in events.checks:
                 newest.setdefault((check["asset"], check["check"]), check)
         return sorted(newest.values(), key=lambda c: (CAMPAIGN_ASSETS.index(c["asset"]) if c["asset"] in CAMPAIGN_ASSETS else 99, c["check"])), failures
 

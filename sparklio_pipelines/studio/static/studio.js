@@ -22,7 +22,8 @@
 
   function progressText(run) {
     if (!run) return "";
-    return (run.current_step || "waiting for a free slot") + " · " + run.steps_done + "/" + run.steps_total + " steps";
+    const step = run.current_step ? run.current_step + (run.step_message ? ": " + run.step_message : "") : "waiting for a free slot";
+    return step + " · " + run.steps_done + "/" + run.steps_total + " steps";
   }
 
   // Campaigns list: refresh status and progress of running campaigns.
