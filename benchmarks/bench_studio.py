@@ -150,6 +150,10 @@ def main() -> int:
         api_times, api_errors = load(lambda i: f"{server.url}/api/campaigns/{ids[i % len(ids)]}", auth,
                                      args.clients, args.seconds)
         floor_times, floor_errors = load(lambda i: f"{server.url}/health", {}, args.clients, min(10.0, args.seconds))
+    except AssertionError:
+        if server and server.process:
+            print(server.process.log_tail(6000), file=sys.stderr)
+        raise
     finally:
         if server:
             server.stop()

@@ -287,3 +287,24 @@ def test_webhook_is_signed_and_sent_once(studio):
         assert len([1 for body, _ in received if json.loads(body)["run_id"] == run_id]) == 1  # at most once
     finally:
         server.shutdown()
+
+
+def test_pages_render_for_a_signed_in_user(client, studio):
+    from sparklio_pipelines.studio.auth import create_user
+
+    name = new_id("user")
+    create_user(studio.studio_db, name, "correct horse battery")
+    login(client, studio, name, "correct horse battery")
+    campaign_id = new_id()
+    plant_copy(studio, campaign_id)
+    review = client.get(f"/campaigns/{campaign_id}")
+    assert review.status_code == 200, review.text[-2000:]
+    assert "Lumi Glow: brighter-looking skin in 14 days." in review.text and "text 44/280" in review.text
+    assert 'data-status="queued"' in review.text
+    listing = client.get("/")
+    assert listing.status_code == 200 and f'data-campaign="{campaign_id}"' in listing.text
+    assert client.get("/search", params={"q": "vitamin C"}).status_code == 200
+    assert client.get("/campaigns/no-such-campaign").status_code == 404
+    docs = client.get("/docs")
+    assert docs.status_code == 200 and "/docs-static/swagger-ui-bundle.js" in docs.text and "cdn" not in docs.text.lower()
+    assert client.get("/docs-static/swagger-ui-bundle.js").status_code == 200
