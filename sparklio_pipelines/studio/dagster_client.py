@@ -63,23 +63,21 @@ class RunSummary:
                 "ended": self.ended, "assets": self.assets, "steps": self.steps, **self.progress()}
 
 
-RUN_FIELDS = """
-  runId status creationTime startTime endTime
-  tags { key value }
-  assetSelection { path }
-  stepStats { stepKey status }
-"""
-
 RUNS_QUERY = """
-query Runs($filter: RunsFilter, $limit: Int) {
+query Runs($filter: RunsFilter, $limit: Int, $steps: Boolean!) {
   runsOrError(filter: $filter, limit: $limit) {
     __typename
-    ... on Runs { results { %s } }
+    ... on Runs { results {
+      runId status creationTime startTime endTime
+      tags { key value }
+      assetSelection { path }
+      stepStats @include(if: $steps) { stepKey status }
+    } }
     ... on PythonError { message }
     ... on InvalidPipelineRunsFilterError { message }
   }
 }
-""" % RUN_FIELDS
+"""
 
 ADD_PARTITION_MUTATION = """
 mutation AddPartition($key: String!, $name: String!, $repo: RepositorySelector!) {
@@ -213,18 +211,18 @@ class DagsterClient:
             raise DagsterUnavailable(f"the run was not started ({result['__typename']}): {detail}")
         return result["run"]["runId"]
 
-    def runs(self, campaign_id: str | None = None, limit: int = 20) -> list[RunSummary]:
-        """Newest first: `campaign_job` runs, of one campaign or all."""
+    def runs(self, campaign_id: str | None = None, limit: int = 20, with_steps: bool = False) -> list[RunSummary]:
+        """Newest first: `campaign_job` runs, of one campaign or all; `with_steps`: each step's status too."""
         run_filter: dict = {"pipelineName": CAMPAIGN_JOB}
         if campaign_id:
             run_filter["tags"] = [{"key": PARTITION_TAG, "value": campaign_id}]
-        data = self.execute(RUNS_QUERY, {"filter": run_filter, "limit": limit})["runsOrError"]
+        data = self.execute(RUNS_QUERY, {"filter": run_filter, "limit": limit, "steps": with_steps})["runsOrError"]
         if data["__typename"] != "Runs":
             raise DagsterUnavailable(f"runs could not be listed: {data.get('message')}")
         return [_summary(run) for run in data["results"]]
 
-    def run(self, run_id: str) -> RunSummary | None:
-        data = self.execute(RUNS_QUERY, {"filter": {"runIds": [run_id]}, "limit": 1})["runsOrError"]
+    def run(self, run_id: str, with_steps: bool = True) -> RunSummary | None:
+        data = self.execute(RUNS_QUERY, {"filter": {"runIds": [run_id]}, "limit": 1, "steps": with_steps})["runsOrError"]
         results = data.get("results") or []
         return _summary(results[0]) if results else None
 

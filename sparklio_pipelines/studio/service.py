@@ -41,7 +41,8 @@ UPLOAD_FIELDS = {  # form/API field -> (brief field, object stem)
     "style_reference": ("brand.style_reference_path", "style-reference"),
 }
 IMAGE_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
-RUNS_CACHE_SECONDS = 2.0  # the list and review pages poll; Dagster is asked at most this often per campaign
+RUNS_CACHE_SECONDS = 2.0  # the list and review pages poll; Dagster is asked at most this often
+RECENT_RUNS = 300
 MAX_REASON_CHARS = 500
 
 
@@ -98,7 +99,7 @@ class Studio:
     def __post_init__(self):
         self._embedder = None
         self._lock = threading.Lock()
-        self._runs_cache: dict[str | None, tuple[float, list[RunSummary]]] = {}
+        self._runs_cache: dict = {}
         self._events_cache: OrderedDict[str, tuple[bool, float, RunEvents]] = OrderedDict()
 
     @property
@@ -196,20 +197,36 @@ class Studio:
         return Brief.model_validate(row["brief"])
 
     def _forget_runs(self, campaign_id: str) -> None:
-        self._runs_cache.pop(campaign_id, None)
-        self._runs_cache.pop(None, None)
+        self._runs_cache.clear()
 
-    def runs(self, campaign_id: str | None = None) -> list[RunSummary]:
-        cached = self._runs_cache.get(campaign_id)
+    def _cached(self, key, fetch):
+        """`fetch()`, asked of Dagster at most once per RUNS_CACHE_SECONDS per key (pages poll it)."""
+        cached = self._runs_cache.get(key)
         if cached and time.monotonic() - cached[0] < RUNS_CACHE_SECONDS:
             return cached[1]
-        runs = self.dagster.runs(campaign_id, limit=10 if campaign_id else 500)
-        self._runs_cache[campaign_id] = (time.monotonic(), runs)
-        return runs
+        value = fetch()
+        self._runs_cache[key] = (time.monotonic(), value)
+        return value
+
+    def runs(self, campaign_id: str | None = None) -> list[RunSummary]:
+        """Newest first. One query of the newest runs serves every campaign; step stats (costly for Dagster
+        to compute) are asked only for a campaign's active run."""
+        recent = self._cached("recent", lambda: self.dagster.runs(limit=RECENT_RUNS))
+        if campaign_id is None:
+            return recent
+        mine = [run for run in recent if run.campaign_id == campaign_id]
+        if not mine and len(recent) >= RECENT_RUNS:  # an old campaign: its runs are further back
+            mine = self._cached(("campaign", campaign_id), lambda: self.dagster.runs(campaign_id, limit=10))
+        if mine and mine[0].status == "running":
+            detailed = self._cached(("run", mine[0].run_id), lambda: self.dagster.run(mine[0].run_id, with_steps=True))
+            mine = [detailed or mine[0], *mine[1:]]
+        return mine
 
     def run_events(self, run: RunSummary) -> RunEvents:
         """Check results and step failures of a run; a finished run's never change, so they are kept
         (a running one's for RUNS_CACHE_SECONDS)."""
+        if run.status == "queued":
+            return RunEvents()  # nothing has happened yet
         cached = self._events_cache.get(run.run_id)
         if cached and (cached[0] or time.monotonic() - cached[1] < RUNS_CACHE_SECONDS):
             return cached[2]
@@ -226,6 +243,8 @@ class Studio:
         rows = []
         for row in self.studio_db.campaigns():
             run = latest.get(row["campaign_id"])
+            if run is not None and run.status == "running":
+                run = self.runs(row["campaign_id"])[0]  # with its step progress
             failed_checks = None
             if run is not None and run.finished:
                 failed_checks = sum(1 for c in self.run_events(run).checks if not c["passed"])
@@ -247,13 +266,14 @@ class Studio:
         latest = runs[0] if runs else None
         checks, failures = self._latest_checks(runs)
         done = {rec.asset for rec in outputs}
+        failed_steps = {f["step"] for f in failures}
         assets = {}
         for asset in CAMPAIGN_ASSETS:
             step = latest.steps.get(asset) if latest else None
             in_latest = latest is not None and (latest.assets is None or asset in latest.assets)
             if in_latest and not latest.finished:
                 assets[asset] = "running" if step == "IN_PROGRESS" else ("done" if step == "SUCCESS" else "queued")
-            elif in_latest and step == "FAILURE":
+            elif in_latest and (step == "FAILURE" or asset in failed_steps):
                 assets[asset] = "failed"
             else:
                 assets[asset] = "done" if asset in done else "missing"
