@@ -7,6 +7,7 @@
     sparklio copy approve CAMPAIGN LANG CHANNEL [VARIANT]
     sparklio search "QUERY" [--brand B]
     sparklio backup DEST | backup --verify SRC | restore SRC   (sparklio_pipelines/backup.py)
+    sparklio studio [user add NAME | token create NAME]
 """
 
 from __future__ import annotations
@@ -129,7 +130,7 @@ def _embedder():
 
 
 def cmd_search(args) -> int:
-    from sparklio_pipelines.campaigns.briefs.brand_memory import search
+    from sparklio_pipelines.campaigns.brand_memory import search
 
     store, db = _resources()
     hits = search(args.query, db=db, embedder=_embedder(), brand=args.brand, k=args.k)
@@ -146,7 +147,7 @@ def cmd_search(args) -> int:
 
 
 def cmd_approve(args) -> int:
-    from sparklio_pipelines.campaigns.briefs.approvals import (
+    from sparklio_pipelines.campaigns.approvals import (
         ApprovalError,
         approve_variant,
     )
@@ -163,7 +164,7 @@ def cmd_approve(args) -> int:
 
 
 def cmd_backup(args) -> int:
-    from sparklio_pipelines.campaigns import backup
+    from sparklio_pipelines.campaigns.briefs import backup
 
     try:
         if args.verify:
@@ -178,7 +179,7 @@ def cmd_backup(args) -> int:
 
 
 def cmd_restore(args) -> int:
-    from sparklio_pipelines.campaigns import backup
+    from sparklio_pipelines.campaigns.briefs import backup
     from sparklio_pipelines.defs.instance import get_instance
     from sparklio_pipelines.defs.partitions import CAMPAIGN_PARTITION_NAME
 
@@ -237,6 +238,10 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("source", help="a directory or s3://bucket/prefix holding backups")
     restore.add_argument("--backup-id", default=None, help="this backup instead of the newest")
     restore.set_defaults(func=cmd_restore)
+
+    from sparklio_pipelines.studio.cli import add_studio_parser
+
+    add_studio_parser(groups)
     return parser
 
 

@@ -21,6 +21,7 @@ from sparklio_pipelines.defs.assets.common import (
     find_cached,
     publish,
 )
+from sparklio_pipelines.defs.links import browser_url
 
 BUNDLE_ASSET = "campaign_bundle"
 
@@ -44,7 +45,7 @@ def campaign_bundle(
     if cached is not None:
         return dg.MaterializeResult(metadata={
             **cached_metadata(object_store, cached, campaign_id),
-            "bundle_url": dg.MetadataValue.url(object_store.url(bundle_key(campaign_id))),
+            "bundle_url": dg.MetadataValue.url(browser_url(object_store, bundle_key(campaign_id))),
         })
 
     prefix = campaign_key(campaign_id) + "/"
@@ -60,7 +61,7 @@ def campaign_bundle(
         stored = object_store.put_file(bundle_key(campaign_id), zip_path, "application/zip")
     metadata = publish(context, object_store, campaign_db, BUNDLE_ASSET, [output_record(stored, BUNDLE_ASSET)], inputs)
     metadata.update({
-        "bundle_url": dg.MetadataValue.url(object_store.url(stored.key, expires_s=7 * 24 * 3600)),
+        "bundle_url": dg.MetadataValue.url(browser_url(object_store, stored.key, expires_s=7 * 24 * 3600)),
         "files": len(records) + 1,
         "bundle_bytes": stored.size,
     })

@@ -18,6 +18,7 @@ from sparklio_pipelines.defs.assets.common import (
     find_cached,
     publish,
 )
+from sparklio_pipelines.defs.links import browser_url
 
 
 @campaign_asset(
@@ -74,7 +75,7 @@ def captions(
 
     metadata = publish(context, object_store, campaign_db, "captions", records, inputs)
     for language, key in burned.items():
-        metadata[f"captioned_video_{language}"] = dg.MetadataValue.url(object_store.url(key))
+        metadata[f"captioned_video_{language}"] = dg.MetadataValue.url(browser_url(object_store, key))
     metadata["quality"] = dg.MetadataValue.json(quality)
     metadata["model_seconds"] = round(sum(q["transcribe_seconds"] for q in quality.values()), 2)
     metadata["encode_seconds"] = round(sum(q["burn_seconds"] for q in quality.values()), 2)

@@ -10,6 +10,7 @@ from dagster import AssetExecutionContext, Backoff, Jitter, MetadataValue, Retry
 from resources.database import CampaignDatabaseResource, OutputRecord
 from resources.object_store import ObjectStoreResource
 from sparklio_pipelines.campaigns.manifest import cached_outputs, publish_outputs
+from sparklio_pipelines.defs.links import browser_url, review_links
 from sparklio_pipelines.defs.partitions import campaign_partitions
 from sparklio_pipelines.defs.retries import retry_delay_seconds, retry_transient_only
 
@@ -53,7 +54,7 @@ def thumbnail_markdown(png: bytes, alt: str = "thumbnail") -> str:
 def outputs_table(store: ObjectStoreResource, records: list[OutputRecord]) -> MetadataValue:
     rows = ["| output | size | link |", "|---|---|---|"]
     for rec in records:
-        rows.append(f"| `{rec.key}` | {rec.bytes:,} B | [open]({store.url(rec.key)}) |")
+        rows.append(f"| `{rec.key}` | {rec.bytes:,} B | [open]({browser_url(store, rec.key)}) |")
     return MetadataValue.md("\n".join(rows))
 
 
@@ -75,7 +76,8 @@ def publish(
         "outputs": outputs_table(store, records),
         "output_count": len(records),
         "manifest": MetadataValue.path(manifest.key),
-        "manifest_url": MetadataValue.url(store.url(manifest.key)),
+        "manifest_url": MetadataValue.url(browser_url(store, manifest.key)),
+        **review_links(campaign_id),
     }
 
 
@@ -100,4 +102,5 @@ def cached_metadata(store: ObjectStoreResource, records: list[OutputRecord], cam
         "outputs": outputs_table(store, records),
         "output_count": len(records),
         "manifest": MetadataValue.path(manifest_key(campaign_id)),
+        **review_links(campaign_id),
     }

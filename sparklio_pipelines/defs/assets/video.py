@@ -24,6 +24,7 @@ from sparklio_pipelines.defs.assets.common import (
     find_cached,
     publish,
 )
+from sparklio_pipelines.defs.links import browser_url
 
 # 16 frames at 8 fps: AnimateDiff's native context length (2 s), looped under the first slide.
 CLIP_FRAMES, CLIP_FRAME_RATE = 16, 8
@@ -143,7 +144,7 @@ def video(
 
     metadata = publish(context, object_store, campaign_db, "video", records, inputs)
     for language, key in videos.items():
-        metadata[f"video_{language}"] = dg.MetadataValue.url(object_store.url(key))
+        metadata[f"video_{language}"] = dg.MetadataValue.url(browser_url(object_store, key))
     metadata["render"] = dg.MetadataValue.json(facts)
     metadata["first_slide"] = clip_facts["workflow"] if clip_facts else "still: image art story-1"
     if clip_facts:

@@ -1,0 +1,192 @@
+"""The whole marketer flow in headless Chromium: sign in, fill in the form (a brand kit and a logo
+upload), watch the campaign run for real on the embedded default through a Dagster webserver + daemon,
+play the captioned video, approve a variant and find it by search, and see an over-limit edit refused.
+
+SPARKLIO_STUDIO_SHOTS=DIR saves a screenshot of each page on the way.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from sparklio_common.settings import REPO_ROOT
+
+RUN_TIMEOUT_S = 1800  # a whole campaign on 2 CPU cores takes a few minutes; the machine may be shared
+PASSWORD = "marketing rocks 2026"
+
+pytestmark = pytest.mark.skipif(not shutil.which("chromium") or not shutil.which("chromedriver"),
+                                reason="needs Debian's chromium and chromium-driver (scripts/setup.sh installs them)")
+
+
+@pytest.fixture(scope="module")
+def stack(postgres_dsn):
+    from tests.support.studio_stack import (
+        DagsterStack,
+        StudioServer,
+        add_user,
+        studio_env,
+    )
+
+    env = studio_env(DATABASE_URL=postgres_dsn)
+    for name in ("SPARKLIO_S3_ENDPOINT", "SPARKLIO_WEBHOOK_URL"):
+        env.pop(name, None)
+    dagster = DagsterStack(env, daemon=True).start()
+    studio = StudioServer(env, dagster.url)
+    try:
+        studio.start()
+        add_user("mina", PASSWORD, env)
+        yield studio, dagster
+    finally:
+        studio.stop()
+        dagster.stop()
+
+
+@pytest.fixture()
+def browser():
+    from tests.support.studio_stack import headless_chromium
+
+    profile = Path(tempfile.mkdtemp(prefix="sparklio-chromium-"))
+    driver = headless_chromium(profile)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def shot(driver, name: str, full_page: bool = True) -> None:
+    folder = os.environ.get("SPARKLIO_STUDIO_SHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        if full_page:
+            height = driver.execute_script("return document.documentElement.scrollHeight")
+            driver.set_window_size(1400, min(max(height, 1000), 6000))
+        driver.save_screenshot(str(Path(folder) / f"{name}.png"))
+        driver.set_window_size(1400, 1000)
+
+
+def wait_for(predicate, timeout: float, what: str, interval: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_marketer_flow(stack, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    from sparklio_pipelines.content.media import probe, summarize
+
+    studio, dagster = stack
+    driver = browser
+    find = driver.find_element
+
+    # 1. sign in (pages redirect there)
+    driver.get(studio.url + "/")
+    assert "/login" in driver.current_url
+    find(By.ID, "username").send_keys("mina")
+    find(By.ID, "password").send_keys(PASSWORD)
+    find(By.ID, "sign-in").click()
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".pagehead h1"), 30, "the campaigns page")
+    assert find(By.CSS_SELECTOR, ".pagehead h1").text == "Campaigns"
+
+    # 2. the form: a bad campaign id first (the error shows next to the field), then a good one
+    campaign_id = f"browser-{uuid.uuid4().hex[:6]}"
+    driver.get(studio.url + "/campaigns/new")
+    fields = {"campaign_id": "Autumn Launch!", "product": "Lumi Glow Vitamin C Serum",
+              "audience": "Busy professionals who want a simple morning routine",
+              "key_messages": "Brighter-looking skin in 14 days\nFragrance-free and gentle", "tone": "warm, confident",
+              "call_to_action": "Shop the launch offer"}
+    for name, value in fields.items():
+        find(By.ID, name).send_keys(value)
+    driver.execute_script("document.getElementById('start_date').value = '2026-11-01';"
+                          "document.getElementById('end_date').value = '2027-01-31';")
+    for box in driver.find_elements(By.CSS_SELECTOR, "input[name=channels]:checked"):
+        box.click()
+    find(By.ID, "channel-x").click()
+    Select(find(By.ID, "brand_kit")).select_by_value("lumi")
+    find(By.ID, "logo").send_keys(str(REPO_ROOT / "brands" / "hanbit-logo.png"))
+    find(By.ID, "create-campaign").click()
+    error = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, '[data-error-for="campaign_id"]'), 30, "a field error")
+    assert "must be a lowercase slug" in error[0].text
+    shot(driver, "form-field-error")
+    id_input = find(By.ID, "campaign_id")
+    id_input.clear()
+    id_input.send_keys(campaign_id)
+    assert find(By.ID, "product").get_attribute("value") == fields["product"]  # the form kept what was typed
+    find(By.ID, "logo").send_keys(str(REPO_ROOT / "brands" / "hanbit-logo.png"))  # files are never re-filled
+    find(By.ID, "create-campaign").click()
+    wait_for(lambda: f"/campaigns/{campaign_id}" in driver.current_url, 60, "the review page")
+
+    # 3. the run: the page updates by itself until the campaign is done
+    seen = set()
+
+    def finished():
+        status = driver.find_elements(By.ID, "status")
+        text = status[0].text if status else ""
+        if text == "running" and text not in seen:
+            shot(driver, "review-running", full_page=False)
+        seen.add(text)
+        return text in ("succeeded", "failed") and text
+
+    final = wait_for(finished, RUN_TIMEOUT_S, "the campaign run", interval=2)
+    assert final == "succeeded", f"campaign {final}; seen {seen}\n{dagster.logs()}"
+    assert "running" in seen  # the page showed the run live, without a reload
+    driver.get(studio.url + "/")
+    shot(driver, "campaigns-list")
+    row = find(By.CSS_SELECTOR, f'tr[data-campaign="{campaign_id}"]')
+    assert "succeeded" in row.text
+
+    # 4. the captioned video plays, with the duration ffprobe measures
+    driver.get(f"{studio.url}/campaigns/{campaign_id}")
+    assert driver.find_elements(By.CSS_SELECTOR, "#creatives img")
+    video = find(By.ID, "captioned-en")
+    driver.execute_script("arguments[0].muted = true; arguments[0].play();", video)
+    wait_for(lambda: driver.execute_script("return arguments[0].readyState", video) >= 3, 60, "video readyState >= 3")
+    wait_for(lambda: driver.execute_script("return arguments[0].currentTime", video) > 0.5, 60, "the video playing")
+    duration = driver.execute_script("return arguments[0].duration", video)
+    stored = Path(os.environ["SPARKLIO_HOME"]) / "objects" / "campaigns" / campaign_id / "captions" / "en" / "video-captioned.mp4"
+    assert abs(duration - summarize(probe(stored))["duration_s"]) < 0.1
+    driver.execute_script("arguments[0].currentTime = arguments[0].duration / 2;", video)  # seeking needs ranges
+    wait_for(lambda: driver.execute_script("return arguments[0].readyState", video) >= 2, 30, "the seek")
+    driver.execute_script("arguments[0].pause(); arguments[0].scrollIntoView();", video)
+    shot(driver, "review-page")
+
+    # 5. approve a variant, then find it through search
+    card = find(By.CSS_SELECTOR, '.variant[data-channel="x"][data-variant="A"]')
+    text = card.find_element(By.CSS_SELECTOR, ".copy-field .text").text
+    card.find_element(By.CSS_SELECTOR, "button.approve").click()
+    wait_for(lambda: "Approved" in card.find_element(By.CSS_SELECTOR, ".variant-msg").text, 120, "the approval")
+    driver.get(studio.url + "/search")
+    find(By.ID, "q").send_keys(text)
+    find(By.ID, "search-button").click()
+    hits = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#hits .hit.approved_copy"), 60, "search hits")
+    assert any(text in hit.text for hit in hits)
+    shot(driver, "search")
+
+    # 6. an edit past the X limit is refused with a message, and nothing changes
+    driver.get(f"{studio.url}/campaigns/{campaign_id}")
+    card = find(By.CSS_SELECTOR, '.variant[data-channel="x"][data-variant="B"]')
+    before = card.find_element(By.CSS_SELECTOR, ".copy-field .text").text
+    card.find_element(By.CSS_SELECTOR, "button.edit").click()
+    area = card.find_element(By.CSS_SELECTOR, "textarea[name=text]")
+    area.clear()
+    area.send_keys("Lumi Glow " + "brightens every single morning " * 12)
+    card.find_element(By.CSS_SELECTOR, "button.save-revision").click()
+    message = wait_for(lambda: card.find_element(By.CSS_SELECTOR, ".variant-msg").text, 30, "the refusal")
+    assert "Not saved" in message and "limit 280" in message
+    driver.execute_script("arguments[0].scrollIntoView();", card)
+    shot(driver, "edit-refused", full_page=False)
+    driver.get(f"{studio.url}/campaigns/{campaign_id}")
+    after = find(By.CSS_SELECTOR, '.variant[data-channel="x"][data-variant="B"] .copy-field .text').text
+    assert after == before
