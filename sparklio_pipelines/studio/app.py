@@ -17,21 +17,16 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sparklio_common.keys import UnsafeKeyError
 from sparklio_pipelines.content.brief.schema import BriefError
 from sparklio_pipelines.studio.auth import (
-    CSRF_FIELD,
-    CSRF_HEADER,
-    SESSION_COOKIE,
+    SAFE_METHODS,
     CsrfRejected,
     LoginThrottle,
     NotAuthenticated,
-    Principal,
-    check_csrf,
-    principal_from,
+    current_principal,
 )
 from sparklio_pipelines.studio.dagster_client import DagsterClient, DagsterUnavailable
 from sparklio_pipelines.studio.service import Studio, StudioError
@@ -41,7 +36,6 @@ HERE = Path(__file__).parent
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 MAX_BODY_BYTES = 3 * 15 * 1024 * 1024 + 1024 * 1024  # three 15 MB images and the form around them
-SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 PUBLIC_PATHS = ("/health", "/login", "/static/", "/docs-static/")
 log = logging.getLogger("sparklio.studio")
 
@@ -62,20 +56,6 @@ def errors_body(problems: list[tuple[str, str]]) -> dict:
 
 def is_api(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/media/")) or request.url.path == "/openapi.json"
-
-
-async def current_principal(request: Request) -> Principal:
-    """Every route but /health and the login page: a session or a bearer token; CSRF on unsafe session requests."""
-    studio: Studio = request.app.state.studio
-    principal = await run_in_threadpool(principal_from, studio.studio_db, request.headers.get("authorization"),
-                                        request.cookies.get(SESSION_COOKIE))
-    if request.method not in SAFE_METHODS:
-        sent = request.headers.get(CSRF_HEADER)
-        if sent is None and principal.kind == "user" and "form" in request.headers.get("content-type", ""):
-            sent = (await request.form()).get(CSRF_FIELD)
-        check_csrf(principal, sent)
-    request.state.principal = principal
-    return principal
 
 
 def create_app(studio: Studio | None = None, *, webhooks: bool = True) -> FastAPI:

@@ -16,12 +16,15 @@ from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from fastapi import Request
+from starlette.concurrency import run_in_threadpool
 
 from sparklio_pipelines.studio.store import StudioStore
 
 SESSION_COOKIE = "sparklio_session"
 CSRF_HEADER = "X-CSRF-Token"
 CSRF_FIELD = "csrf_token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 SESSION_HOURS = 12
 MAX_NAME_CHARS = 64
 FREE_FAILURES = 3  # failed logins before the wait starts
@@ -135,3 +138,16 @@ class LoginThrottle:
     def succeeded(self, username: str, address: str) -> None:
         with self._lock:
             self._failures.pop((username.lower(), address), None)
+
+
+async def current_principal(request: Request) -> Principal:
+    """Every route but /health and the login page: a session or a bearer token; CSRF on unsafe session requests."""
+    principal = await run_in_threadpool(principal_from, request.app.state.studio.studio_db, request.headers.get("authorization"),
+                                        request.cookies.get(SESSION_COOKIE))
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER)
+        if sent is None and principal.kind == "user" and "form" in request.headers.get("content-type", ""):
+            sent = (await request.form()).get(CSRF_FIELD)
+        check_csrf(principal, sent)
+    request.state.principal = principal
+    return principal

@@ -17,13 +17,13 @@ from starlette.datastructures import UploadFile
 from sparklio_common.keys import campaign_key
 from sparklio_pipelines.content.brief.schema import CHANNELS, LANGUAGES, BriefError
 from sparklio_pipelines.studio.api import media_url_for
-from sparklio_pipelines.studio.app import current_principal
 from sparklio_pipelines.studio.auth import (
     CSRF_FIELD,
     SESSION_COOKIE,
     SESSION_HOURS,
     Principal,
     check_password,
+    current_principal,
     start_session,
 )
 from sparklio_pipelines.studio.media import media_response
