@@ -18,10 +18,7 @@ from dataclasses import dataclass
 from resources.database import CampaignDatabaseResource, OutputRecord
 from resources.object_store import ObjectStoreResource
 from sparklio_common.keys import campaign_key, sanitize_name
-from sparklio_pipelines.campaigns.briefs import (
-    MAX_PHOTO_BYTES,
-    store_brief,
-)
+from sparklio_pipelines.campaigns.briefs import MAX_PHOTO_BYTES, store_brief
 from sparklio_pipelines.content.brief.brand_kits import brands_dir, load_brand_kit
 from sparklio_pipelines.content.brief.parse import parse_brief_bytes, parse_brief_data
 from sparklio_pipelines.content.brief.schema import (
@@ -110,6 +107,8 @@ class Studio:
         self._embedder = None
         self._lock = threading.Lock()
         self._runs_cache: dict = {}
+        self._refreshing: dict = {}
+        self._refresh_guard = threading.Lock()
         self._events_cache: OrderedDict[str, tuple[bool, float, RunEvents]] = OrderedDict()
 
     @property
@@ -210,13 +209,24 @@ class Studio:
         self._runs_cache.clear()
 
     def _cached(self, key, fetch):
-        """`fetch()`, asked of Dagster at most once per RUNS_CACHE_SECONDS per key (pages poll it)."""
+        """`fetch()`, asked of Dagster at most once per RUNS_CACHE_SECONDS per key (pages poll it). One
+        request refreshes an expired value while concurrent ones keep using the previous one."""
         cached = self._runs_cache.get(key)
         if cached and time.monotonic() - cached[0] < RUNS_CACHE_SECONDS:
             return cached[1]
-        value = fetch()
-        self._runs_cache[key] = (time.monotonic(), value)
-        return value
+        with self._refresh_guard:
+            refresh = self._refreshing.setdefault(key, threading.Lock())
+        if not refresh.acquire(blocking=cached is None):
+            return cached[1]
+        try:
+            cached = self._runs_cache.get(key)
+            if cached and time.monotonic() - cached[0] < RUNS_CACHE_SECONDS:
+                return cached[1]  # another request refreshed it while this one waited
+            value = fetch()
+            self._runs_cache[key] = (time.monotonic(), value)
+            return value
+        finally:
+            refresh.release()
 
     def runs(self, campaign_id: str | None = None) -> list[RunSummary]:
         """Newest first. One query of the newest runs serves every campaign; step stats (costly for Dagster

@@ -18,7 +18,7 @@ import pytest
 
 from sparklio_common.settings import REPO_ROOT
 
-RUN_TIMEOUT_S = 1800  # a whole campaign on 2 CPU cores takes a few minutes; the machine may be shared
+RUN_TIMEOUT_S = 3600  # a whole campaign on 2 idle CPU cores takes a few minutes; a shared machine far longer
 PASSWORD = "marketing rocks 2026"
 
 pytestmark = pytest.mark.skipif(not shutil.which("chromium") or not shutil.which("chromedriver"),
@@ -190,3 +190,103 @@ def test_marketer_flow(stack, browser):
     driver.get(f"{studio.url}/campaigns/{campaign_id}")
     after = find(By.CSS_SELECTOR, '.variant[data-channel="x"][data-variant="B"] .copy-field .text').text
     assert after == before
+
+
+def plant_reviewable_campaign(campaign_id: str, db) -> Path:
+    """A stored brief plus outputs as the assets leave them (a creative, an H.264/AAC video, captions, copy),
+    made with ffmpeg and Pillow instead of the models, and no run: the review page on its own."""
+    import json
+    import subprocess
+
+    from PIL import Image
+
+    from resources.object_store import LocalObjectStoreResource
+    from sparklio_pipelines.campaigns.briefs import store_brief
+    from sparklio_pipelines.campaigns.manifest import output_record, publish_outputs
+    from sparklio_pipelines.content.brief.parse import parse_brief_bytes
+    from sparklio_pipelines.content.media import ffmpeg_bin
+    from tests.support.briefs import sample_brief
+
+    store = LocalObjectStoreResource()
+    brief, stored = store_brief(parse_brief_bytes(sample_brief(campaign_id)), store)
+    db.upsert_campaign(brief, stored.sha256)
+    work = Path(tempfile.mkdtemp(prefix="sparklio-plant-"))
+    video = work / "video.mp4"
+    subprocess.run([ffmpeg_bin(), "-v", "error", "-f", "lavfi", "-i", "testsrc=size=540x960:rate=25", "-f", "lavfi",
+                    "-i", "sine=frequency=440", "-t", "6", "-c:v", "libx264", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                    "-movflags", "+faststart", str(video)], check=True, timeout=120)
+    Image.new("RGB", (1080, 1080), "#1F2A44").save(work / "square.png")
+    srt = "1\n00:00:00,000 --> 00:00:03,000\nMeet Lumi Glow.\n\n2\n00:00:03,000 --> 00:00:06,000\nBrighter skin in 14 days.\n"
+    variants = [{"channel": "x", "variant": "A", "text": "Lumi Glow: brighter-looking skin in 14 days."},
+                {"channel": "x", "variant": "B", "text": "Meet Lumi Glow, vitamin C made gentle."}]
+    base = f"campaigns/{campaign_id}"
+    plan = {
+        "image": [(f"{base}/image/en/square-1080x1080.png", (work / "square.png").read_bytes())],
+        "video": [(f"{base}/video/en/video.mp4", video.read_bytes())],
+        "captions": [(f"{base}/captions/en/video-captioned.mp4", video.read_bytes()),
+                     (f"{base}/captions/en/captions.srt", srt.encode())],
+        "copy": [(f"{base}/copy/en/x.json", json.dumps(variants).encode())],
+    }
+    for asset, objects in plan.items():
+        records = []
+        for key, data in objects:
+            channel = "x" if key.endswith("x.json") else None
+            records.append(output_record(store.put_bytes(key, data), asset, language="en", channel=channel))
+        publish_outputs(store, db, campaign_id, asset, records, input_fingerprint="planted", run_id=None)
+    return store.root_path / base / "captions" / "en" / "video-captioned.mp4"
+
+
+def test_review_page_plays_video_approves_and_refuses_an_over_limit_edit(stack, browser, campaign_db):
+    """Steps 4-6 of the flow on planted outputs, so they are checked even when a full run is slow."""
+    from selenium.webdriver.common.by import By
+
+    from sparklio_pipelines.content.media import probe, summarize
+
+    studio, _ = stack
+    driver, find = browser, browser.find_element
+    campaign_id = f"review-{uuid.uuid4().hex[:6]}"
+    stored_video = plant_reviewable_campaign(campaign_id, campaign_db)
+    driver.get(studio.url + "/login")
+    find(By.ID, "username").send_keys("mina")
+    find(By.ID, "password").send_keys(PASSWORD)
+    find(By.ID, "sign-in").click()
+    wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".pagehead h1"), 30, "the campaigns page")
+    shot(driver, "campaigns-list")
+
+    driver.get(f"{studio.url}/campaigns/{campaign_id}")
+    assert driver.find_elements(By.CSS_SELECTOR, "#creatives img")
+    video = find(By.ID, "captioned-en")
+    driver.execute_script("arguments[0].muted = true; arguments[0].play();", video)
+    wait_for(lambda: driver.execute_script("return arguments[0].readyState", video) >= 3, 60, "video readyState >= 3")
+    wait_for(lambda: driver.execute_script("return arguments[0].currentTime", video) > 0.5, 60, "the video playing")
+    duration = driver.execute_script("return arguments[0].duration", video)
+    assert abs(duration - summarize(probe(stored_video))["duration_s"]) < 0.1
+    driver.execute_script("arguments[0].currentTime = 4.5;", video)  # a seek: served with a Range request
+    wait_for(lambda: driver.execute_script("return arguments[0].currentTime", video) >= 4.5, 30, "the seek")
+    shot(driver, "review-page")
+
+    card = find(By.CSS_SELECTOR, '.variant[data-channel="x"][data-variant="A"]')
+    text = card.find_element(By.CSS_SELECTOR, ".copy-field .text").text
+    card.find_element(By.CSS_SELECTOR, "button.approve").click()
+    wait_for(lambda: "Approved" in card.find_element(By.CSS_SELECTOR, ".variant-msg").text, 180, "the approval")
+    driver.get(studio.url + "/search")
+    find(By.ID, "q").send_keys(text)
+    find(By.ID, "search-button").click()
+    hits = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#hits .hit.approved_copy"), 60, "search hits")
+    assert any(text in hit.text for hit in hits)
+    shot(driver, "search")
+
+    driver.get(f"{studio.url}/campaigns/{campaign_id}")
+    card = find(By.CSS_SELECTOR, '.variant[data-channel="x"][data-variant="B"]')
+    before = card.find_element(By.CSS_SELECTOR, ".copy-field .text").text
+    card.find_element(By.CSS_SELECTOR, "button.edit").click()
+    area = card.find_element(By.CSS_SELECTOR, "textarea[name=text]")
+    area.clear()
+    area.send_keys("Lumi Glow " + "brightens every single morning " * 12)
+    card.find_element(By.CSS_SELECTOR, "button.save-revision").click()
+    message = wait_for(lambda: card.find_element(By.CSS_SELECTOR, ".variant-msg").text, 30, "the refusal")
+    assert "Not saved" in message and "limit 280" in message
+    driver.execute_script("arguments[0].scrollIntoView();", card)
+    shot(driver, "edit-refused", full_page=False)
+    driver.get(f"{studio.url}/campaigns/{campaign_id}")
+    assert find(By.CSS_SELECTOR, '.variant[data-channel="x"][data-variant="B"] .copy-field .text').text == before
