@@ -164,7 +164,7 @@ def cmd_approve(args) -> int:
 
 
 def cmd_backup(args) -> int:
-    from sparklio_pipelines.campaigns.briefs import backup
+    from sparklio_pipelines.campaigns import backup
 
     try:
         if args.verify:
@@ -179,7 +179,7 @@ def cmd_backup(args) -> int:
 
 
 def cmd_restore(args) -> int:
-    from sparklio_pipelines.campaigns.briefs import backup
+    from sparklio_pipelines.campaigns import backup
     from sparklio_pipelines.defs.instance import get_instance
     from sparklio_pipelines.defs.partitions import CAMPAIGN_PARTITION_NAME
 
