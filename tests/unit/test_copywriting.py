@@ -26,9 +26,10 @@ BRIEFS = Path(__file__).resolve().parents[2] / "examples" / "briefs"
 
 
 class CannedLLM(LLMResource):
-    """Test double of the LLM interface: answers by the prompt's last label, from fixed text."""
+    """Test double of the LLM interface: answers by the prompt's last label, from fixed text
+    (a list: one reply per ask of that label, the last one repeated)."""
 
-    answers: dict[str, str] = {}
+    answers: dict[str, list[str]] = {}
     asked: list[str] = []
 
     @property
@@ -37,15 +38,17 @@ class CannedLLM(LLMResource):
 
     def _complete(self, prompt, schema, *, max_tokens, temperature, seed, stop):
         task = prompt.rstrip().rsplit("\n", 1)[-1].rstrip(":")
+        replies = self.answers.get(task, [""])
+        answer = replies[min(self.asked.count(task), len(replies) - 1)]
         self.asked.append(task)
-        return self.answers.get(task, ""), LLMCall("canned", len(prompt) // 4, 10, 0.01)
+        return answer, LLMCall("canned", len(prompt) // 4, 10, 0.01)
 
     def release(self) -> None:
         pass
 
 
-def canned(**answers: str) -> CannedLLM:
-    return CannedLLM(answers=answers, asked=[])
+def canned(**answers: str | list[str]) -> CannedLLM:
+    return CannedLLM(answers={k: v if isinstance(v, list) else [v] for k, v in answers.items()}, asked=[])
 
 
 def test_trim_to_limit_cuts_at_sentence_end():

@@ -142,6 +142,7 @@ _FIGURE = re.compile(
     rf"(?P<cur>[$₩]\s?)?(?<![\d.,])(?P<num>{_NUM})(?:\s?[-~–]\s?(?P<num2>{_NUM}))?"
     r"(?:(?P<attached>%|[A-Za-z]+|[가-힣]+)|[\s-](?P<spaced>%|percent|per cent|[A-Za-z]+\b|[가-힣]+))?"
 )
+_MONTH_BEFORE = re.compile(r"\d\s?월\s?$")
 _SPELLED = re.compile(
     r"(?<!\w)(?P<word>" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")[\s-](?P<unit>[A-Za-z%가-힣]+)",
     re.IGNORECASE,
@@ -175,9 +176,13 @@ class Facts:
         if claim.kind != "figure":
             return claim.concept in self.concepts
         value, _, unit = claim.concept.partition(" ")
-        if unit:
-            return (value, unit) in self.figures
-        return any(v == value for v, _u in self.figures)  # a bare number: the brief states it somehow
+        if (value, unit or None) in self.figures:
+            return True
+        if not unit:
+            return any(v == value for v, _u in self.figures)  # a bare number: the brief states it somehow
+        # A counted thing names what a bare brief number counts ('up to 5' -> '5 people'); a measure
+        # changes what it says ('10' is no licence for '10 minutes').
+        return unit not in _MEASURES and (value, None) in self.figures
 
 
 def _word_pattern(fragment: str) -> str:
@@ -233,6 +238,8 @@ def _figures(text: str) -> list[Claim]:
             unit, end = _UNITS[currency], m.end("num2") if m["num2"] else m.end("num")
         else:
             unit = _unit(m["attached"] or m["spaced"], bool(m["attached"]))
+            if unit == "day" and _MONTH_BEFORE.search(text, 0, m.start()):
+                unit = "day of month"  # '10월 31일' is a date; '31일' alone a duration
             end = m.end() if unit else m.end("num2") if m["num2"] else m.end("num")
         for num in filter(None, (m["num"], m["num2"])):
             value = _number(num)
