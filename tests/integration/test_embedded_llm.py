@@ -14,6 +14,7 @@ from resources.llm import EmbeddedLLMResource, LLMOutputError, default_gguf_path
 from sparklio_pipelines.content.brief.schema import load_brief
 from sparklio_pipelines.content.copy.writer import generate_copy
 from sparklio_pipelines.content.copy.limits import limit_problems
+from sparklio_pipelines.content.copy.claims import claims_problems
 
 BRIEFS = Path(__file__).resolve().parents[2] / "examples" / "briefs"
 
@@ -83,6 +84,7 @@ def test_full_deck_holds_every_limit(llm, brief_file):
     brief = load_brief(BRIEFS / brief_file)
     deck = generate_copy(brief, llm, variants=2, seed=0)
     assert limit_problems(deck) == []
+    assert claims_problems(deck, brief) == []  # whatever the guard refused while writing, none is left
     assert list(deck.languages) == brief.languages
     for language, channels in deck.languages.items():
         assert set(channels) == {*brief.channels, "shorts"}

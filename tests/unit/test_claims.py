@@ -129,3 +129,17 @@ def test_korean_headlines_that_do_not_fit_are_replaced_whole():
     assert set(out[1:]) <= {m.rstrip(".") for m in [*hanbit.key_messages, "티백 하나로 1리터", "간편한 준비"]}
     assert first_fitting(["x" * 50, "최고의 맛", "고소해요"], 10, ["최고"]) == "고소해요"
     assert first_fitting(["같은 말"], 10, [], avoid=("같은 말.",)) == ""
+
+
+def test_a_reply_with_a_banned_word_is_reasked_never_cut_into_a_fragment():
+    hanbit = brief("hanbit").model_copy(update={"channels": ["x"], "languages": ["ko"]})
+    miracle = "기적 같은 고소함을 느껴 보세요. 한빛 보리차와 함께하세요."  # 기적 is banned, and no claim
+    llm = canned(**{"X 게시물": [miracle, "따뜻한 보리차 한 잔으로 하루를 시작해요. 한빛 보리차와 함께하세요."],
+                    "화면 자막": "기적 같은 맛 | 고소한 한 잔 | 따뜻한 하루"})
+    deck = generate_copy(hanbit, llm, variants=2)
+    for x in deck.languages["ko"]["x"]:
+        assert x.text.startswith("따뜻한 보리차 한 잔으로") and "같은 고소함" not in x.text
+    assert llm.asked.count("X 게시물") == 3  # A: the banned reply, then the re-ask; B: the clean reply
+    for shorts in deck.languages["ko"]["shorts"]:
+        assert shorts.headlines[:2] == ["고소한 한 잔", "따뜻한 하루"] and "같은 맛" not in shorts.headlines
+    assert deck.refused_claims == [] and limit_problems(deck) == []
