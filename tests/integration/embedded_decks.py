@@ -1,8 +1,9 @@
 """The copy decks of both sample briefs on the embedded default model, with the claims the guard
 refused while writing them and the unsupported claims left in the stored deck (must be none).
 
-Run: `python -m tests.integration.embedded_decks [OUT_DIR]`; each deck is also written to
-OUT_DIR/<campaign>.txt as readable text, field by field.
+Run: `python -m tests.integration.embedded_decks [OUT_DIR [BRIEF.yaml ...]]` (default: both sample
+briefs); each deck is written to OUT_DIR/<campaign>.txt as readable text, field by field, as soon
+as it is done; progress goes to stderr.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def deck_text(deck: CopyDeck, brief: Brief) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(out_dir: Path) -> int:
+def main(out_dir: Path, brief_files: list[str]) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from resources.llm import EmbeddedLLMResource
 
@@ -46,10 +47,10 @@ def main(out_dir: Path) -> int:
     llm = EmbeddedLLMResource()
     rows = []
     failed = False
-    for name in SAMPLE_BRIEFS:
+    for name in brief_files:
         brief = load_brief(BRIEFS / name)
         started = time.perf_counter()
-        deck = generate_copy(brief, llm, variants=2, seed=0)
+        deck = generate_copy(brief, llm, variants=2, seed=0, log=lambda msg: print(msg, file=sys.stderr, flush=True))
         seconds = time.perf_counter() - started
         (out_dir / f"{deck.campaign_id}.txt").write_text(deck_text(deck, brief))
         left, limits = claims_problems(deck, brief), limit_problems(deck)
@@ -66,4 +67,4 @@ def main(out_dir: Path) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "decks")))
+    sys.exit(main(Path(sys.argv[1] if len(sys.argv) > 1 else "decks"), sys.argv[2:] or list(SAMPLE_BRIEFS)))
