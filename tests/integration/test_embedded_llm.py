@@ -12,6 +12,7 @@ pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
 
 from resources.llm import EmbeddedLLMResource, LLMOutputError, default_gguf_path  # noqa: E402
 from sparklio_pipelines.content.brief.parse import load_brief
+from sparklio_pipelines.content.copy.claims import claims_problems
 from sparklio_pipelines.content.copy.limits import limit_problems
 from sparklio_pipelines.content.copy.writer import generate_copy
 
@@ -83,6 +84,7 @@ def test_full_deck_holds_every_limit(llm, brief_file):
     brief = load_brief(BRIEFS / brief_file)
     deck = generate_copy(brief, llm, variants=2, seed=0)
     assert limit_problems(deck) == []
+    assert claims_problems(deck, brief) == []  # whatever the guard refused while writing, none is left
     assert list(deck.languages) == brief.languages
     for language, channels in deck.languages.items():
         assert set(channels) == {*brief.channels, "shorts"}

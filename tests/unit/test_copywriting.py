@@ -14,7 +14,7 @@ from sparklio_pipelines.content.copy.limits import (
     brand_hashtags,
     ensure_terms,
     limit_problems,
-    remove_banned,
+    drop_banned_sentences,
     trim_to_limit,
     x_weighted_length,
 )
@@ -26,9 +26,10 @@ BRIEFS = Path(__file__).resolve().parents[2] / "examples" / "briefs"
 
 
 class CannedLLM(LLMResource):
-    """Test double of the LLM interface: answers by the prompt's last label, from fixed text."""
+    """Test double of the LLM interface: answers by the prompt's last label, from fixed text
+    (a list: one reply per ask of that label, the last one repeated)."""
 
-    answers: dict[str, str] = {}
+    answers: dict[str, list[str]] = {}
     asked: list[str] = []
 
     @property
@@ -37,15 +38,17 @@ class CannedLLM(LLMResource):
 
     def _complete(self, prompt, schema, *, max_tokens, temperature, seed, stop):
         task = prompt.rstrip().rsplit("\n", 1)[-1].rstrip(":")
+        replies = self.answers.get(task, [""])
+        answer = replies[min(self.asked.count(task), len(replies) - 1)]
         self.asked.append(task)
-        return self.answers.get(task, ""), LLMCall("canned", len(prompt) // 4, 10, 0.01)
+        return answer, LLMCall("canned", len(prompt) // 4, 10, 0.01)
 
     def release(self) -> None:
         pass
 
 
-def canned(**answers: str) -> CannedLLM:
-    return CannedLLM(answers=answers, asked=[])
+def canned(**answers: str | list[str]) -> CannedLLM:
+    return CannedLLM(answers={k: v if isinstance(v, list) else [v] for k, v in answers.items()}, asked=[])
 
 
 def test_trim_to_limit_cuts_at_sentence_end():
@@ -76,10 +79,11 @@ def test_x_weighted_length_counts_hangul_double():
     assert x_weighted_length(trim_to_limit("보리차. " * 100, 280, x_weighted_length)) <= 280
 
 
-def test_remove_banned_case_insensitive_and_hangul():
-    assert remove_banned("A Miracle serum, guaranteed results.", ["miracle", "guaranteed"]) == "A serum, results."
-    assert "secure" in remove_banned("A secure cure.", ["cure"])
-    assert remove_banned("업계 최고의 맛, 기적 같은 보리차.", ["최고", "기적"]) == "업계 맛, 같은 보리차."
+def test_banned_words_drop_their_whole_sentence_case_insensitive_and_hangul():
+    text = "A Miracle serum. Guaranteed results! Fragrance-free."
+    assert drop_banned_sentences(text, ["miracle", "guaranteed"]) == "Fragrance-free."
+    assert drop_banned_sentences("A secure cap.", ["cure"]) == "A secure cap."
+    assert drop_banned_sentences("업계 최고의 맛, 기적 같은 보리차. 고소해요.", ["최고", "기적"]) == "고소해요."
 
 
 def test_ensure_terms_appends_and_respects_limit():
@@ -226,7 +230,7 @@ def test_deck_round_trips_through_json():
 
 def test_replies_that_invent_figures_or_loop_are_refused():
     """A small model makes up numbers ("150g", "10% more energy") and loops on a phrase; neither is stored."""
-    from sparklio_pipelines.content.copy.writer import figures
+    from sparklio_pipelines.content.copy.claims import unsupported_claims
 
     brief = load_brief(BRIEFS / "glow-serum-en.yaml").model_copy(update={"channels": ["x", "linkedin", "shorts"]})
     llm = canned(**{
@@ -236,9 +240,9 @@ def test_replies_that_invent_figures_or_loop_are_refused():
     })
     deck = generate_copy(brief, llm, variants=1)
     en = deck.languages["en"]
-    told = figures(" ".join([*brief.key_messages, brief.product, brief.audience, brief.call_to_action]))
     for text in (en["x"][0].text, en["linkedin"][0].text, *en["shorts"][0].headlines):
-        assert figures(text) <= told, text
+        assert unsupported_claims(text, brief) == [], text
+    assert {(c.channel, c.words) for c in deck.refused_claims} >= {("x", "73%"), ("shorts", "150g"), ("shorts", "99%")}
     assert "73%" not in en["x"][0].text and "glow every single day" not in en["linkedin"][0].text.casefold()
     assert "Glow now" in en["shorts"][0].headlines and "150g" not in en["shorts"][0].headlines
     assert limit_problems(deck) == []

@@ -116,6 +116,10 @@ class BrandKit(BaseModel):
     required_terms: list[str] = Field(default_factory=list, max_length=50, description="Required in every language")
     banned_words_by_language: dict[Language, list[str]] = Field(default_factory=dict)
     required_terms_by_language: dict[Language, list[str]] = Field(default_factory=dict)
+    claims: dict[Language, list[str]] = Field(
+        default_factory=dict, description="Claim words added to the built-in claims lexicon, per language: "
+        "copy may state them only where the brief does",
+    )
     caption_style: CaptionStyle = Field(default_factory=CaptionStyle)
 
     def banned_for(self, language: str) -> list[str]:
@@ -153,7 +157,7 @@ class BrandKit(BaseModel):
             raise ValueError("each entry must be 1-200 characters")
         return cleaned
 
-    @field_validator("banned_words_by_language", "required_terms_by_language")
+    @field_validator("banned_words_by_language", "required_terms_by_language", "claims")
     @classmethod
     def _terms_by_language(cls, terms: dict[str, list[str]]) -> dict[str, list[str]]:
         return {lang: cls._terms(values) for lang, values in terms.items()}

@@ -110,11 +110,34 @@ def tidy(text: str) -> str:
     return text.strip()
 
 
-def remove_banned(text: str, banned_words: list[str]) -> str:
-    """Every banned word gone (case-insensitive); Korean words go with their attached particles."""
-    for word in sorted((w for w in banned_words if w.strip()), key=len, reverse=True):
-        text = _banned_pattern(word).sub("", text)
-    return tidy(text)
+def sentences(text: str) -> list[str]:
+    """The text's sentences, each with its closing punctuation; a last unfinished one too."""
+    found, start = [], 0
+    for m in SENTENCE_END.finditer(text):
+        found.append(text[start : m.end()].strip())
+        start = m.end()
+    found.append(text[start:].strip())
+    return [s for s in found if s]
+
+
+def drop_banned_sentences(text: str, banned_words: list[str]) -> str:
+    """`text` without every sentence that holds a banned word. A banned word is never cut out of its
+    sentence: '최고의 선택입니다.' minus '최고의' is the fragment '선택입니다.'."""
+    kept = [s for s in sentences(text) if not find_banned(s, banned_words)]
+    return tidy(" ".join(kept))
+
+
+def first_fitting(lines: list[str], limit: int, banned_words: list[str], length: Callable[[str], int] = len,
+                  avoid: tuple[str, ...] = ()) -> str:
+    """The first of `lines` that fits `limit` whole, holds no banned word and is none of `avoid`
+    ('' when none does): a line too long is replaced by a shorter one, never cut with '…'."""
+    taken = {a.casefold().rstrip(".!") for a in avoid}
+    for line in lines:
+        line = tidy(line)
+        if line and length(line) <= limit and not find_banned(line, banned_words) \
+                and line.casefold().rstrip(".!") not in taken:
+            return line
+    return ""
 
 
 def _has_final_consonant(syllable: str) -> bool:

@@ -70,6 +70,17 @@ class CopyCall(BaseModel):
     seconds: float
 
 
+class RefusedClaim(BaseModel):
+    """A model reply refused during generation for a claim the brief does not state."""
+
+    language: str
+    channel: str
+    variant: str
+    field: str
+    words: str
+    kind: str
+
+
 class CopyDeck(BaseModel):
     campaign_id: str
     model: str
@@ -79,6 +90,8 @@ class CopyDeck(BaseModel):
     # The brand rules per language, kept so asset checks can re-check the deck on its own.
     banned_words: dict[str, list[str]] = Field(default_factory=dict)
     required_terms: dict[str, list[str]] = Field(default_factory=dict)
+    # Replies the claims guard sent back during generation (none of them is in the deck).
+    refused_claims: list[RefusedClaim] = Field(default_factory=list)
 
     @property
     def total_seconds(self) -> float:

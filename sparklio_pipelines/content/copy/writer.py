@@ -6,8 +6,11 @@ line stopped at the newline; multi-part answers (email, headlines) are ' | '-sep
 line. Raw lines, not schema-constrained JSON: llama.cpp's grammar sampler scans Gemma's 262k-token
 vocabulary every step (measured 1.7x slower on a 16-token headline list, ~6x on a 190-token
 email, for no better text), and a parse failure here just falls back to the brief's words.
-Whatever the model writes, the text is cleaned, banned words removed, required terms added and
-every channel limit enforced here, so nothing over a limit ever leaves this module.
+Whatever the model writes, the text is cleaned, required terms added and every channel limit
+enforced here, so nothing over a limit ever leaves this module. A reply that holds a banned word or
+a claim the brief does not state (see claims.py) is re-asked, then replaced by the brief's own
+words; a banned word is never cut out of a sentence, and a line that does not fit is replaced by a
+shorter line from the brief, never cut with '…'.
 """
 
 from __future__ import annotations
@@ -25,14 +28,19 @@ from sparklio_pipelines.content.channels import (
     channel_limits,
     word_count,
 )
+from sparklio_pipelines.content.copy.claims import (
+    Facts,
+    brief_facts,
+    unsupported_claims,
+)
 from sparklio_pipelines.content.copy.limits import (
     HASHTAG,
     brand_hashtags,
+    drop_banned_sentences,
     ensure_terms,
     find_banned,
-    remove_banned,
+    first_fitting,
     tidy,
-    trim_to_limit,
     trim_words,
     x_weighted_length,
 )
@@ -52,6 +60,7 @@ from sparklio_pipelines.content.copy.schemas import (
     EmailVariant,
     InstagramVariant,
     LinkedInVariant,
+    RefusedClaim,
     ShortsVariant,
     XVariant,
 )
@@ -60,7 +69,6 @@ from sparklio_pipelines.content.text import SENTENCE_END, count_hangul
 
 REGENERATE_ATTEMPTS = 1  # an over-long or unusable reply is re-asked this many times, then trimmed / replaced
 TEMPERATURE = 0.7
-_FIGURE = re.compile(r"\d+(?:[.,]\d+)*")
 
 
 def _seed(base: int, *parts: object) -> int:
@@ -72,15 +80,12 @@ class _Writer:
     """Calls the model for one language and keeps the call log."""
 
     def __init__(self, brief: Brief, llm: TextGenerator, language: str, seed: int, approved: list[str],
-                 calls: list[CopyCall], log: Callable[[str], None]):
+                 calls: list[CopyCall], log: Callable[[str], None], facts: Facts, refused: list[RefusedClaim]):
         self.brief, self.llm, self.language, self.seed = brief, llm, language, seed
         self.approved, self.calls, self.log = approved, calls, log
+        self.facts, self.refused = facts, refused  # what the whole brief states; the claims sent back
         self.banned = brief.brand.banned_for(language)
         self.required = brief.brand.required_for(language)
-        # the numbers the model was told (a date or a palette hex is no licence to state "10%")
-        self.brief_figures = figures(" ".join([brief.product, brief.audience, *brief.key_messages, brief.tone,
-                                               brief.call_to_action, brief.brand.name, brief.brand.voice_notes,
-                                               *self.required]))
 
     def _record(self, channel: str, variant: str, field: str, call: LLMCall) -> None:
         self.calls.append(CopyCall(language=self.language, channel=channel, variant=variant, field=field, **call.to_dict()))
@@ -104,12 +109,20 @@ class _Writer:
         ends = [m.end() for m in SENTENCE_END.finditer(text)]
         if ends and ends[-1] < len(text):
             text = text[: ends[-1]]
-        return remove_banned(text, self.banned)
+        return text
 
-    def unusable(self, text: str) -> str | None:
-        """Why a cleaned reply cannot be used (None when it can): it echoes a few-shot example
-        (a tiny base model copies the nearest one), states a number the brief does not, loops on
-        a phrase, or is in the wrong language."""
+    def unusable(self, text: str, channel: str, variant: str, field: str) -> str | None:
+        """Why a cleaned reply cannot be used (None when it can): it holds a banned word, states a
+        claim the brief does not (recorded in `refused`), echoes a few-shot example (a tiny base
+        model copies the nearest one), loops on a phrase, or is in the wrong language."""
+        claims = unsupported_claims(text, self.facts)
+        if claims:
+            self.refused += [RefusedClaim(language=self.language, channel=channel, variant=variant, field=field,
+                                          words=c.words, kind=c.kind) for c in claims]
+            return f"states claims the brief does not ({'; '.join(c.describe() for c in claims)})"
+        banned = find_banned(text, self.banned)
+        if banned:
+            return f"uses banned words {banned}"
         low = text.casefold()
         own = f"{self.brief.product} {self.brief.brand.name}".casefold()
         if any(name in low and name not in own for name in example_names(self.language)):
@@ -118,9 +131,6 @@ class _Writer:
             return "copies an example"
         if tidy(text).rstrip(".!").casefold() in example_lines(self.language):
             return "copies an example"  # short lines (headlines) have no 5-word run to catch
-        invented = sorted(figures(text) - self.brief_figures)
-        if invented:
-            return f"states figures the brief does not ({', '.join(invented)})"  # a made-up claim is a liability
         names = [self.brief.product, self.brief.brand.name, *self.required]
         repeated = repeated_phrase(text, self.language, names)
         if repeated:
@@ -148,6 +158,11 @@ class _Writer:
         """The brief's own words: they never fail (used when every reply was unusable)."""
         return brief_copy(self.brief, focus, self.banned)
 
+    def short_line(self, focus: str, limit: int, avoid: tuple[str, ...] = ()) -> str:
+        """A line from the brief that fits `limit` whole: the focus, another key message, the
+        product, the CTA, the brand, then a clause of a key message."""
+        return first_fitting(brief_lines(self.brief, focus), limit, self.banned, avoid=avoid)
+
     def line(self, channel: str, variant: str, task: str, focus: str, limit: FieldLimit, max_tokens: int,
              length: Callable[[str], int] = len) -> str:
         """One free-text field: re-ask while unusable or over-long, then trim; required terms added."""
@@ -156,16 +171,13 @@ class _Writer:
             text = self.clean(reply)
             if not limit.min_chars <= length(text) <= limit.max_chars:
                 return f"is {length(text)} chars"
-            return self.unusable(text)
+            if "…" in ensure_terms(text, self.required, self.language, limit.max_chars, length) and "…" not in text:
+                return "leaves no room for the required terms"
+            return self.unusable(text, channel, variant, task)
 
         reply = self.attempt(channel, variant, task, focus, max_tokens, fault)
         text = self.clean(reply) if reply is not None else self.fallback(focus)
         return ensure_terms(text, self.required, self.language, limit.max_chars, length)
-
-
-def figures(text: str) -> set[str]:
-    """The numbers a text states ("1,000" and "1000" alike)."""
-    return {m.group().replace(",", "") for m in _FIGURE.finditer(text)}
 
 
 def repeated_phrase(text: str, language: str, names: list[str]) -> str | None:
@@ -188,9 +200,25 @@ def repeated_phrase(text: str, language: str, names: list[str]) -> str | None:
 
 
 def brief_copy(brief: Brief, focus: str, banned: list[str]) -> str:
-    """Copy from the brief's own words: the focus message, the other key messages, the CTA."""
+    """Copy from the brief's own words: the focus message, the other key messages, the CTA
+    (a sentence with a banned word left out whole)."""
     parts = [focus, *(m for m in brief.key_messages if m != focus), brief.call_to_action]
-    return remove_banned(" ".join(_sentence(p) for p in parts), banned)
+    return drop_banned_sentences(" ".join(_sentence(p) for p in parts), banned) or _sentence(brief.product)
+
+
+def brief_lines(brief: Brief, focus: str) -> list[str]:
+    """Short lines the brief itself states, best first: the focus message, the other key messages,
+    the product, the CTA, the brand name, then each comma-separated clause of a key message."""
+    messages = [focus, *(m for m in brief.key_messages if m != focus)]
+    clauses = [c.strip() for m in messages for c in re.split(r"[,，]\s*", m) if c.strip() != m.strip()]
+    return [line.rstrip(".") for line in [*messages, brief.product, brief.call_to_action, brief.brand.name, *clauses] if line]
+
+
+def same_line(a: str, b: str) -> bool:
+    """Two lines that read the same (case, spaces and end punctuation aside)."""
+    def key(t: str) -> str:
+        return re.sub(r"\W+", " ", t).strip().casefold()
+    return bool(a) and key(a) == key(b)
 
 
 def _sentence(text: str) -> str:
@@ -210,7 +238,7 @@ def fit_script(script: str, brief: Brief, language: str) -> str:
     padding = [*brief.key_messages, brief.call_to_action]
     i = 0
     while short(script):
-        piece = _sentence(remove_banned(padding[i % len(padding)], brief.brand.banned_for(language)) or brief.product)
+        piece = _sentence(drop_banned_sentences(padding[i % len(padding)], brief.brand.banned_for(language)) or brief.product)
         if i >= len(padding) or piece.casefold() not in script.casefold():
             script = f"{script} {piece}".strip()
         i += 1
@@ -224,19 +252,20 @@ def fit_script(script: str, brief: Brief, language: str) -> str:
     return ensure_terms(script, terms, language, limit.max_chars)
 
 
-def fit_headlines(raw: list, brief: Brief, language: str) -> list[str]:
-    """3-6 distinct short headlines: the model's, cleaned and trimmed, padded from the brief."""
+def fit_headlines(raw: list, brief: Brief, language: str, focus: str | None = None) -> list[str]:
+    """3-6 distinct short headlines: the model's that fit whole, padded from the brief's own short
+    lines. A headline is never cut: one too long (or with a banned word) is left out."""
     shorts = channel_limits("shorts", language)
     low, high = shorts.headline_count or (3, 6)
     cap = shorts.headline_max_chars or 40
     out: list[str] = []
     model_lines = [str(h) for h in raw]
-    padding = [*brief.key_messages, brief.call_to_action, brief.product, brief.brand.name, brief.audience]
+    padding = brief_lines(brief, focus or brief.key_messages[0])
     for i, candidate in enumerate([*model_lines, *padding]):
         if i >= len(model_lines) and len(out) >= low:
             break  # pad from the brief only up to the minimum
-        text = trim_to_limit(remove_banned(tidy(candidate), brief.brand.banned_for(language)).rstrip("."), cap)
-        if len(text) >= 2 and text.casefold() not in {h.casefold() for h in out}:
+        text = first_fitting([tidy(candidate).rstrip(".")], cap, brief.brand.banned_for(language), avoid=tuple(out))
+        if len(text) >= 2:
             out.append(text)
     return out[:high]
 
@@ -262,12 +291,14 @@ def generate_copy(
     approved_examples = approved_examples or {}
     channels = [*brief.channels, *(c for c in ALWAYS_GENERATED if c not in brief.channels)]
     calls: list[CopyCall] = []
+    refused: list[RefusedClaim] = []
+    facts = brief_facts(brief)  # the whole brief (translations too) is what a claim may rest on
     languages: dict[str, dict[str, list]] = {}
 
     for language in brief.languages:
         approved = [tidy(line) for line in approved_examples.get(language, []) if tidy(line)][:4]
-        facts = brief.localized(language)  # the model writes from facts in the output language
-        writer = _Writer(facts, llm, language, seed, approved, calls, log)
+        localized = brief.localized(language)  # the model writes from facts in the output language
+        writer = _Writer(localized, llm, language, seed, approved, calls, log, facts, refused)
         per_channel: dict[str, list] = {}
         for channel in channels:
             limits = channel_limits(channel, language)
@@ -275,7 +306,7 @@ def generate_copy(
             for n in range(variants):
                 label = VARIANT_LABELS[n]
                 # Each variant leads with a different key message: a real A/B difference, not just noise.
-                focus = facts.key_messages[n % len(facts.key_messages)]
+                focus = localized.key_messages[n % len(localized.key_messages)]
                 made.append(_write_variant(writer, channel, label, focus, limits))
                 log(f"{language}/{channel}/{label} written")
             per_channel[channel] = made
@@ -289,6 +320,7 @@ def generate_copy(
         calls=calls,
         banned_words={lang: brief.brand.banned_for(lang) for lang in brief.languages},
         required_terms={lang: brief.brand.required_for(lang) for lang in brief.languages},
+        refused_claims=refused,
     )
 
 
@@ -312,22 +344,36 @@ def _write_variant(w: _Writer, channel: str, label: str, focus: str, limits: Cha
             parts = {k: w.clean(v) for k, v in parse_email(reply, language).items()}
             if not parts["subject"] or len(parts["body"]) < fields["body"].min_chars:
                 return "lacks a subject or body"
+            if len(parts["subject"]) > fields["subject"].max_chars:
+                return f"has a {len(parts['subject'])}-char subject"
+            if same_line(parts["preheader"], parts["subject"]):
+                return "repeats the subject as preheader"
             # each part on its own: a subject may well repeat a phrase of the body
-            return next((fault for part in parts.values() if part and (fault := w.unusable(part))), None)
+            return next((fault for name, part in parts.items() if part and (fault := w.unusable(part, channel, label, name))),
+                        None)
 
         reply = w.attempt(channel, label, "email", focus, 200, fault)
         parts = {k: w.clean(v) for k, v in parse_email(reply or "", language).items()}
+        subject = parts["subject"].rstrip(".")
+        if not subject or len(subject) > fields["subject"].max_chars:
+            subject = w.short_line(focus, fields["subject"].max_chars)
+        preheader = parts["preheader"]
+        if not preheader or len(preheader) > fields["preheader"].max_chars or same_line(preheader, subject):
+            cta = _sentence(brief.call_to_action)
+            offers = [f"{_sentence(m)} {cta}" for m in [focus, *brief.key_messages] if not same_line(m, subject)]
+            preheader = first_fitting([*offers, cta], fields["preheader"].max_chars, w.banned, avoid=(subject,))
         return EmailVariant(
             variant=label,
-            subject=trim_to_limit(parts["subject"].rstrip(".") or remove_banned(focus, w.banned), fields["subject"].max_chars),
-            preheader=trim_to_limit(parts["preheader"] or remove_banned(brief.call_to_action, w.banned), fields["preheader"].max_chars),
+            subject=subject,
+            preheader=preheader,
             body=ensure_terms(parts["body"] or w.fallback(focus), w.required, language, fields["body"].max_chars),
         )
     if channel == "shorts":
-        reply = w.attempt(channel, label, "script", focus, 140, lambda r: w.unusable(w.clean(r)) if w.clean(r) else "is empty")
+        reply = w.attempt(channel, label, "script", focus, 140,
+                          lambda r: w.unusable(w.clean(r), channel, label, "script") if w.clean(r) else "is empty")
         script = fit_script(w.clean(reply) if reply else "", brief, language)  # empty: built from key messages
         raw = w.ask(channel, label, "headlines", focus, 0, 60).split("\n")[0].split("|")
-        usable = [h for h in raw if w.clean(h) and w.unusable(w.clean(h)) is None]
-        return ShortsVariant(variant=label, script=script, headlines=fit_headlines(usable, brief, language))
+        usable = [h for h in raw if w.clean(h) and w.unusable(w.clean(h), channel, label, "headlines") is None]
+        return ShortsVariant(variant=label, script=script, headlines=fit_headlines(usable, brief, language, focus))
     raise CopyError(f"no writer for channel {channel!r}")
 

@@ -1,6 +1,7 @@
 """`copy`: per-channel, per-language copy with A/B variants, every channel limit enforced."""
 
 import json
+from collections import Counter
 
 import dagster as dg
 
@@ -101,5 +102,8 @@ def copy(
         "output_tokens": sum(c.output_tokens for c in calls),
         "model_seconds": deck.total_seconds,
         "calls": dg.MetadataValue.json([c.model_dump() for c in calls]),
+        # replies sent back for a claim the brief does not state; none of them is in the deck
+        "claims_refused": len(deck.refused_claims),
+        "claims_refused_by_kind": dg.MetadataValue.json(dict(Counter(c.kind for c in deck.refused_claims))),
     })
     return dg.Output(deck.model_dump(mode="json"), metadata=metadata)
