@@ -402,7 +402,7 @@ class Studio:
         deck = CopyDeck(campaign_id=campaign_id, model="", seed=0, languages={language: {channel: [revised]}},
                         banned_words={language: brief.brand.banned_for(language)},
                         required_terms={language: brief.brand.required_for(language)})
-        problems = _problems_of(deck)
+        problems = _problems_of(deck, brief)
         if problems:
             raise StudioError([(p.split(":", 1)[0], p.split(":", 1)[1].strip()) for p in problems])
         fields = {k: v for k, v in revised.model_dump().items() if k in editable}
@@ -485,10 +485,12 @@ def _slug_ok(value: str) -> bool:
     return bool(SLUG_RE.match(value or ""))
 
 
-def _problems_of(deck) -> list[str]:
+def _problems_of(deck, brief=None) -> list[str]:
+    """What generated copy is held to: limits, banned words, required terms, and (with the brief) claims."""
+    from sparklio_pipelines.content.copy.claims import claims_problems
     from sparklio_pipelines.content.copy.limits import limit_problems
 
-    return limit_problems(deck)
+    return limit_problems(deck) + (claims_problems(deck, brief) if brief is not None else [])
 
 
 def field_counts(channel: str, language: str, texts: dict[str, str]) -> dict[str, dict]:

@@ -14,7 +14,8 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from sparklio_pipelines.content.brief.schema import Brief, load_brief
+from sparklio_pipelines.content.brief.parse import load_brief
+from sparklio_pipelines.content.brief.schema import Brief
 from sparklio_pipelines.content.copy.claims import claims_problems
 from sparklio_pipelines.content.copy.limits import limit_problems
 from sparklio_pipelines.content.copy.schemas import CopyDeck

@@ -82,9 +82,16 @@ def test_korean_banned_word_is_caught(planted, local_store, campaign_db):
     assert not found.passed and "ko/instagram/A" in problems and "최고" in problems
 
 
+def test_unsupported_claim_is_caught_and_named(planted, local_store, campaign_db):
+    put_deck(local_store, planted, deck(x_text="한빛 보리차, 100% 유기농 무첨가 보리차."))
+    found = run_checks(["copy_claims_supported"], planted, local_store, campaign_db)["copy_claims_supported"]
+    problems = json.dumps(found.metadata["problems"].value, ensure_ascii=False)
+    assert not found.passed and "ko/x/A/text" in problems and "무첨가" in problems
+
+
 def test_clean_copy_passes(planted, local_store, campaign_db):
     put_deck(local_store, planted, deck())
-    found = run_checks(["copy_channel_limits", "copy_banned_words", "copy_hashtag_count"],
+    found = run_checks(["copy_channel_limits", "copy_banned_words", "copy_hashtag_count", "copy_claims_supported"],
                        planted, local_store, campaign_db)
     assert all(e.passed for e in found.values()), {k: e.metadata for k, e in found.items()}
 

@@ -138,6 +138,8 @@ def test_edit_approve_reject_and_revisions(api, studio, s3_store):
     assert banned.status_code == 422 and "banned words ['miracle']" in banned.text
     missing = api.post(f"{base}/A/revisions", json={"fields": {"text": "Vitamin C for every morning."}})
     assert missing.status_code == 422 and "missing required terms" in missing.text
+    claim = api.post(f"{base}/A/revisions", json={"fields": {"text": "Lumi Glow is clinically proven, the best serum."}})
+    assert claim.status_code == 422 and "unsupported" in claim.text and "clinically proven" in claim.text
     assert studio.studio_db.revisions(campaign_id) == []  # nothing refused was stored
 
     edited = "Lumi Glow: vitamin C for a two-minute morning."

@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from sparklio_pipelines.content.brief.schema import Brief, load_brief, parse_brief_data
+from sparklio_pipelines.content.brief.parse import load_brief, parse_brief_data
+from sparklio_pipelines.content.brief.schema import Brief
 from sparklio_pipelines.content.copy.claims import Claim, unsupported_claims
 
 BRIEFS = Path(__file__).resolve().parents[2] / "examples" / "briefs"

@@ -9,11 +9,22 @@ import pytest
 from sparklio_pipelines.content.brief.brand_kits import kit_from_data
 from sparklio_pipelines.content.brief.schema import BriefError
 from sparklio_pipelines.content.channels import channel_limits
-from sparklio_pipelines.content.copy.claims import claims_problems, find_claims, unsupported_claims
+from sparklio_pipelines.content.copy.claims import (
+    claims_problems,
+    find_claims,
+    unsupported_claims,
+)
 from sparklio_pipelines.content.copy.limits import first_fitting, limit_problems
 from sparklio_pipelines.content.copy.schemas import CopyDeck, XVariant
 from sparklio_pipelines.content.copy.writer import fit_headlines, generate_copy
-from tests.unit.claims_report import CASES, PRECISION_FLOOR, RECALL_FLOOR, brief, flagged, score
+from tests.unit.claims_report import (
+    CASES,
+    PRECISION_FLOOR,
+    RECALL_FLOOR,
+    brief,
+    flagged,
+    score,
+)
 from tests.unit.test_copywriting import canned
 
 

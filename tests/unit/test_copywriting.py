@@ -12,9 +12,9 @@ from sparklio_pipelines.content.brief.parse import load_brief
 from sparklio_pipelines.content.channels import channel_limits, word_count
 from sparklio_pipelines.content.copy.limits import (
     brand_hashtags,
+    drop_banned_sentences,
     ensure_terms,
     limit_problems,
-    drop_banned_sentences,
     trim_to_limit,
     x_weighted_length,
 )

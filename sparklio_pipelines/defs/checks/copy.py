@@ -7,6 +7,7 @@ from resources.embeddings import EmbedderResource
 from resources.object_store import ObjectStoreResource
 from sparklio_pipelines.campaigns.brand_memory import near_duplicates
 from sparklio_pipelines.content import quality
+from sparklio_pipelines.content.copy.claims import claims_problems
 from sparklio_pipelines.defs.assets.common import SERVICE_RETRY
 from sparklio_pipelines.defs.assets.copy import copy
 from sparklio_pipelines.defs.checks.common import (
@@ -50,6 +51,25 @@ def judge_copy_banned_words(campaign_id: str, object_store: ObjectStoreResource)
 @retry_transient_only
 def copy_banned_words(context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource) -> dg.AssetCheckResult:
     return judge_copy_banned_words(campaign_of(context), object_store)
+
+
+def judge_copy_claims_supported(campaign_id: str, object_store: ObjectStoreResource) -> dg.AssetCheckResult:
+    deck, brief = load_deck(object_store, campaign_id), load_brief(object_store, campaign_id)
+    return result(claims_problems(deck, brief))
+
+
+@dg.asset_check(
+    asset=copy,
+    blocking=True,
+    description="No claim the brief does not support: figures with their units, superlatives, health and"
+    " certification claims, guarantees (the claim and the variant are named).",
+    retry_policy=SERVICE_RETRY,
+)
+@retry_transient_only
+def copy_claims_supported(
+    context: dg.AssetCheckExecutionContext, object_store: ObjectStoreResource
+) -> dg.AssetCheckResult:
+    return judge_copy_claims_supported(campaign_of(context), object_store)
 
 
 def judge_copy_required_terms(campaign_id: str, object_store: ObjectStoreResource) -> dg.AssetCheckResult:
