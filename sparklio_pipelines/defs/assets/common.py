@@ -28,7 +28,9 @@ def gpu_step() -> dict:
 # Steps that call a service (LLM, image backend, S3, Postgres) retry with backoff and jitter.
 # Only transient errors reach this policy: each step body runs under `retry_transient_only`.
 SERVICE_RETRY = RetryPolicy(
-    max_retries=3, delay=retry_delay_seconds(), backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
+    # 5 retries at 2 s doubling wait ~1 min in all: a Mac mini restart (Postgres, MinIO back within a minute)
+    # is ridden out inside the step, since a step failure is not retried as a whole run
+    max_retries=5, delay=retry_delay_seconds(), backoff=Backoff.EXPONENTIAL, jitter=Jitter.PLUS_MINUS
 )
 
 
