@@ -30,6 +30,8 @@ from pathlib import Path, PurePosixPath
 from dagster import ConfigurableResource, ResourceDependency
 from pydantic import Field
 
+from sparklio_common.keys import MUSIC_LIBRARY_PREFIX as MUSIC_PREFIX
+
 PROCEDURAL_LABEL = "procedural composition"
 MOODS = ("calm", "warm", "upbeat", "corporate")
 # Tone words (English and Korean stems) that point to each mood; `warm` is the default.
@@ -44,7 +46,6 @@ MOOD_WORDS: dict[str, tuple[str, ...]] = {
 SOUNDFONT_PATHS = ("/usr/share/sounds/sf2/FluidR3_GM.sf2", "/usr/share/sounds/sf2/default-GM.sf2")
 AUDIO_SUFFIXES = (".wav", ".mp3", ".m4a", ".aac", ".ogg", ".flac")
 TAG_SUFFIX = ".json"
-MUSIC_PREFIX = "music"
 
 
 class MusicError(RuntimeError):
