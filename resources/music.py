@@ -27,9 +27,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from dagster import ConfigurableResource, ResourceDependency
+from dagster import ConfigurableResource
 from pydantic import Field
 
+from resources.object_store import ObjectStoreResource
 from sparklio_common.keys import MUSIC_LIBRARY_PREFIX as MUSIC_PREFIX
 
 PROCEDURAL_LABEL = "procedural composition"
@@ -346,7 +347,7 @@ def pick_track(tracks: list[LibraryTrack], mood: str, seed: int) -> LibraryTrack
 class LibraryMusicResource(MusicResource):
     """Tracks from `music/` in the object store, each with a `<track>.json` tag file."""
 
-    object_store: ResourceDependency[object]
+    object_store: ObjectStoreResource
     prefix: str = Field(default=MUSIC_PREFIX)
 
     @property

@@ -74,14 +74,14 @@ def fitted_size(lines: list[str], font_family: str, px: int, max_width: int, pad
     return max(round(px * MIN_CAPTION_SCALE), int(px * max_width / widest))
 
 
-def _candidates(layout: VideoLayout, preferred: str, blockers: list[ScreenText]) -> list[tuple[int, int]]:
+def _candidates(layout: VideoLayout, preferred: str, blockers: list[ScreenText], pad: int) -> list[tuple[int, int]]:
     """(align, y) places to try, best first: the preferred one, then beside each blocking text box,
-    then the other standard places."""
+    then the other standard places. The anchors keep the padded box inside the safe area."""
     sx0, sy0, sx1, sy1 = layout.safe_area
-    standard = {"bottom": (2, layout.caption_zone[3]), "top": (8, sy0), "middle": (5, (sy0 + sy1) // 2)}
+    standard = {"bottom": (2, layout.caption_zone[3] - pad), "top": (8, sy0 + pad), "middle": (5, (sy0 + sy1) // 2)}
     places = [standard[preferred]]
     for text in sorted(blockers, key=lambda t: t.box[1]):
-        places += [(2, text.box[1] - GAP_PX), (8, text.box[3] + GAP_PX)]
+        places += [(2, text.box[1] - GAP_PX - pad), (8, text.box[3] + GAP_PX + pad)]
     places += [standard[name] for name in ("bottom", "top", "middle") if name != preferred]
     return places
 
@@ -91,7 +91,7 @@ def place_cue(cue: Cue, layout: VideoLayout, font_family: str, px: int, pad: int
     x = (sx0 + sx1) // 2
     size = fitted_size(cue.lines, font_family, px, sx1 - sx0, pad)
     blockers = layout.texts_during(cue.start, cue.end)
-    for align, y in _candidates(layout, preferred, blockers):
+    for align, y in _candidates(layout, preferred, blockers, pad):
         box = caption_box(cue.lines, font_family, size, align, x, y, pad)
         if box[1] < sy0 or box[3] > sy1:
             continue

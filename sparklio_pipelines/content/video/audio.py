@@ -95,7 +95,7 @@ def judge_stems(stems: Path, *, fade_s: float = 0.0, rate: int = 16000) -> Voice
     spans = _spans(voiced, round(MIN_GAP_S / FRAME_S))
     for a, b in spans:
         voice_db, bed_db = float(_db(voice_power[a:b].mean())), float(_db(bed_power[a:b].mean()))
-        span = {"start_s": round(a * FRAME_S, 2), "end_s": round(b * FRAME_S, 2), "voice_db": round(voice_db, 1),
+        span = {"start_s": round(float(a * FRAME_S), 2), "end_s": round(float(b * FRAME_S), 2), "voice_db": round(voice_db, 1),
                 "bed_db": round(bed_db, 1), "margin_db": round(voice_db - bed_db, 1)}
         report.spans.append(span)
         if span["margin_db"] < VOICE_OVER_BED_DB:
@@ -113,7 +113,7 @@ def judge_stems(stems: Path, *, fade_s: float = 0.0, rate: int = 16000) -> Voice
         if (b - a) * FRAME_S < MIN_PAUSE_S:
             continue
         bed_db = float(_db(bed_power[a:b].mean()))
-        pause = {"start_s": round(a * FRAME_S, 2), "end_s": round(b * FRAME_S, 2), "bed_db": round(bed_db, 1),
+        pause = {"start_s": round(float(a * FRAME_S), 2), "end_s": round(float(b * FRAME_S), 2), "bed_db": round(bed_db, 1),
                  "under_voice_db": round(typical_voice - bed_db, 1)}
         report.pauses.append(pause)
         if pause["under_voice_db"] > BED_AUDIBLE_DB:
