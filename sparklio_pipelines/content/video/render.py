@@ -385,7 +385,8 @@ def prepare_voice(voiceover_wav: Path, voice_s: float, total_s: float, out_wav: 
     if not math.isfinite(raw.integrated_lufs):
         raise MediaError(f"voiceover is silent: {Path(voiceover_wav).name}")
     voice = ffmpeg.input(str(voiceover_wav)).audio
-    for factor in tempo_factors(voice_s, total_s):
+    tempo = tempo_factors(voice_s, total_s)
+    for factor in tempo:
         voice = voice.filter("atempo", f"{factor:.5f}")
     # Driven a little into the limiter: TTS speech peaks ~13 dB over its loudness, more than -14 LUFS
     # under -1.5 dBTP allows; the trim below brings it back to -14 LUFS.
@@ -397,7 +398,7 @@ def prepare_voice(voiceover_wav: Path, voice_s: float, total_s: float, out_wav: 
     if done.returncode != 0:
         raise MediaError("voice preparation failed: " + done.stderr.decode(errors="replace").strip()[-300:])
     limited = measure_loudness(out_wav)
-    return {"voice_lufs": round(raw.integrated_lufs, 2),
+    return {"voice_lufs": round(raw.integrated_lufs, 2), "atempo": [round(f, 4) for f in tempo],
             "voice_gain_db": round(LOUDNESS_LUFS + VOICE_DRIVE_DB - raw.integrated_lufs, 2),
             "trim_db": round(min(LOUDNESS_LUFS - limited.integrated_lufs, TRUE_PEAK_DBTP - limited.true_peak_dbtp), 2)}
 
