@@ -183,6 +183,7 @@ def main() -> None:
         for _run in range(options.runs):
             for name, (render, formats) in cases.items():
                 results[name].append(timed(render, formats, *inputs, folder))
+                print(f"  {name}: wall {results[name][-1][0]:.1f} s, CPU {results[name][-1][1]:.1f} s", flush=True)
                 side = "ours" if render is render_ours else "moviepy"
                 for fmt in formats:
                     facts = summarize(probe(folder / f"{side}-{fmt}.mp4"))

@@ -2,15 +2,15 @@
 
 A cue's box is measured with the caption font the way libass sizes it (an ASS font size is the
 font's ascent + descent, not its em), so the same measure lays captions out and checks them.
-When the preferred place would cover a headline, or a creative's own headline/CTA while that
-creative is the slide, the caption moves to the nearest free place in the safe area; when there
+When the preferred place would share a row with a headline, or with a creative's own headline/CTA
+while that creative is the slide, the caption moves to the nearest free place in the safe area; when there
 is none, `CaptionLayoutError` names the format, slide and time.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from PIL import ImageFont
 
@@ -90,7 +90,8 @@ def place_cue(cue: Cue, layout: VideoLayout, font_family: str, px: int, pad: int
     sx0, sy0, sx1, sy1 = layout.safe_area
     x = (sx0 + sx1) // 2
     size = fitted_size(cue.lines, font_family, px, sx1 - sx0, pad)
-    blockers = layout.texts_during(cue.start, cue.end)
+    # A caption never shares a row with on-screen text: beside a CTA button it would read as a second button.
+    blockers = [replace(text, box=(sx0, text.box[1], sx1, text.box[3])) for text in layout.texts_during(cue.start, cue.end)]
     for align, y in _candidates(layout, preferred, blockers, pad):
         box = caption_box(cue.lines, font_family, size, align, x, y, pad)
         if box[1] < sy0 or box[3] > sy1:
