@@ -273,10 +273,10 @@ def test_video_first_slide_is_an_animatediff_clip_and_the_model_is_freed(fake, c
     from tests.support.checks import judge
 
     res = SimpleNamespace(object_store=local_store, campaign_db=campaign_db, run_id="test")
-    for name in ("video_format", "video_loudness"):
+    for name in ("video_format", "video_loudness", "video_mix"):
         checked = judge(name, brief.campaign_id, res)
         assert checked.passed, (name, checked.metadata["problems"])
-    assert set(judge("video_format", brief.campaign_id, res).metadata["facts"].value) == {"ko"}
+    assert set(judge("video_format", brief.campaign_id, res).metadata["facts"].value) == {"ko 9x16"}
 
 
 # --- where input images may come from ----------------------------------------------------------------
