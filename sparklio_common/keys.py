@@ -69,6 +69,7 @@ def campaign_key(campaign_id: str, *parts: str) -> str:
 # Caption files per language; uploaded videos use the same names but for the captioned video's.
 CAPTION_FILES = {"srt": "captions.srt", "vtt": "captions.vtt", "ass": "captions.ass",
                  "words": "words.json", "burned": "video-captioned.mp4"}
+FORMAT_CAPTION_KINDS = ("ass", "burned")
 UPLOAD_CAPTION_FILES = {**CAPTION_FILES, "burned": "captioned.mp4"}
 UPLOAD_CAPTIONS_PREFIX = "uploads/captions"
 
@@ -95,8 +96,42 @@ def layouts_key(campaign_id: str) -> str:
     return campaign_key(campaign_id, "image", "layouts.json")
 
 
-def video_key(campaign_id: str, language: str) -> str:
-    return campaign_key(campaign_id, "video", language, "video.mp4")
+PRIMARY_VIDEO_FORMAT = "9x16"  # its files keep the plain names; other formats add "-<format>"
+
+
+def in_format(file_name: str, video_format: str) -> str:
+    """`video.mp4` for 9:16, `video-16x9.mp4` for 16:9: one folder per language, every format in it."""
+    if video_format == PRIMARY_VIDEO_FORMAT:
+        return file_name
+    stem, dot, suffix = file_name.rpartition(".")
+    return f"{stem}-{video_format}{dot}{suffix}"
+
+
+def video_key(campaign_id: str, language: str, video_format: str = PRIMARY_VIDEO_FORMAT) -> str:
+    return campaign_key(campaign_id, "video", language, in_format("video.mp4", video_format))
+
+
+def cover_key(campaign_id: str, language: str, video_format: str = PRIMARY_VIDEO_FORMAT) -> str:
+    """The cover image (first slide with its headline) of one format."""
+    return campaign_key(campaign_id, "video", language, in_format("cover.png", video_format))
+
+
+def screen_text_key(campaign_id: str, language: str, video_format: str = PRIMARY_VIDEO_FORMAT) -> str:
+    """Where and when text is on screen in one format (for caption layout and the overlap check)."""
+    return campaign_key(campaign_id, "video", language, in_format("screen-text.json", video_format))
+
+
+MUSIC_LIBRARY_PREFIX = "music"  # tracks a marketer uploads, each with a `<track>.json` tag file
+
+
+def music_key(campaign_id: str, language: str) -> str:
+    """The music bed as fitted under one language's voiceover."""
+    return campaign_key(campaign_id, "video", language, "music.wav")
+
+
+def stems_key(campaign_id: str, language: str) -> str:
+    """The voice (left) and the ducked bed (right) as mixed, for the voice-over-bed check."""
+    return campaign_key(campaign_id, "video", language, "stems.wav")
 
 
 def voiceover_key(campaign_id: str, language: str) -> str:
@@ -107,8 +142,11 @@ def clip_key(campaign_id: str, suffix: str) -> str:
     return campaign_key(campaign_id, "video", "clip", f"opening-clip{suffix}")
 
 
-def caption_key(campaign_id: str, language: str, kind: str) -> str:
-    return campaign_key(campaign_id, "captions", language, CAPTION_FILES[kind])
+def caption_key(campaign_id: str, language: str, kind: str, video_format: str = PRIMARY_VIDEO_FORMAT) -> str:
+    """SRT, VTT and words are the same in every format; the ASS layout and the burned-in video are per format."""
+    name = CAPTION_FILES[kind]
+    return campaign_key(campaign_id, "captions", language, in_format(name, video_format) if kind in
+                        FORMAT_CAPTION_KINDS else name)
 
 
 def bundle_key(campaign_id: str) -> str:

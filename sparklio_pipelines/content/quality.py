@@ -139,13 +139,13 @@ def integrated_loudness(media: Path) -> float:
     return float("-inf") if value == "-inf" else float(value)
 
 
-def video_problems(facts: dict) -> list[str]:
+def video_problems(facts: dict, size: tuple[int, int] = VIDEO_SIZE) -> list[str]:
     problems = []
     low, high = VIDEO_SECONDS
     if not low <= facts["duration_s"] <= high:
         problems.append(f"duration {facts['duration_s']:.1f} s, need {low:.0f}-{high:.0f} s")
-    if (facts["width"], facts["height"]) != VIDEO_SIZE:
-        problems.append(f"size {facts['width']}x{facts['height']}, need {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]}")
+    if (facts["width"], facts["height"]) != tuple(size):
+        problems.append(f"size {facts['width']}x{facts['height']}, need {size[0]}x{size[1]}")
     if not facts["has_audio"]:
         problems.append("no audio stream")
     return problems

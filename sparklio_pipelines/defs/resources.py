@@ -2,7 +2,8 @@
 
 `SPARKLIO_PROFILE=embedded` (the default): no variable set gives the embedded parts (local objects,
 embedded Postgres, PyPI models); a service variable that is set still selects that service
-(`SPARKLIO_S3_ENDPOINT`, `DATABASE_URL`, `OLLAMA_HOST`, `COMFYUI_URL`), so mixed setups work.
+(`SPARKLIO_S3_ENDPOINT`, `DATABASE_URL`, `OLLAMA_HOST`, `COMFYUI_URL`, `SPARKLIO_TTS_URL`), so mixed
+setups work.
 `SPARKLIO_PROFILE=production`: every service variable is required and loading the definitions fails
 at once, naming every missing one; nothing ever falls back to an embedded part.
 Values are passed as `EnvVar`, so secrets never appear in the Dagster UI or in code.
@@ -18,12 +19,13 @@ from resources.database import CampaignDatabaseResource
 from resources.embeddings import EmbedderResource, MiniLMEmbedderResource
 from resources.image_generation import ImageGeneratorResource, ProceduralArtResource
 from resources.llm import EmbeddedLLMResource, LLMResource
+from resources.music import LibraryMusicResource, MusicResource, ProceduralMusicResource
 from resources.object_store import (
     LocalObjectStoreResource,
     ObjectStoreResource,
     S3ObjectStoreResource,
 )
-from resources.speech import LocalSpeechResource, SpeechResource
+from resources.speech import LocalSpeechResource, ServiceSpeechResource, SpeechResource
 from resources.transcription import TranscriberResource, WhisperTranscriberResource
 from sparklio_common.settings import settings
 
@@ -37,6 +39,7 @@ PRODUCTION_REQUIRED = {
     "SPARKLIO_S3_ACCESS_KEY_ID": "MinIO access key",
     "SPARKLIO_S3_SECRET_ACCESS_KEY": "MinIO secret key",
     "DATABASE_URL": "Postgres + pgvector on the Mac mini (metadata, brand memory)",
+    "SPARKLIO_TTS_URL": "the TTS server on the Desktop (voiceover)",
 }
 
 
@@ -122,7 +125,28 @@ def image_generator_resource() -> ImageGeneratorResource:
 
 
 def speech_resource() -> SpeechResource:
+    if os.environ.get("SPARKLIO_TTS_URL"):
+        return ServiceSpeechResource(
+            url=EnvVar("SPARKLIO_TTS_URL"),
+            model=env_or("SPARKLIO_TTS_MODEL", "tts-1"),
+            voices=tts_voices_from_env(),
+            api_key=env_or("SPARKLIO_TTS_API_KEY", ""),
+        )
     return LocalSpeechResource()
+
+
+def tts_voices_from_env() -> dict[str, str]:
+    """`SPARKLIO_TTS_VOICES=ko:ko-voice,en:en-voice`: the defaults when a brand kit names none."""
+    pairs = [item.split(":", 1) for item in os.environ.get("SPARKLIO_TTS_VOICES", "").split(",") if ":" in item]
+    return {language.strip(): voice.strip() for language, voice in pairs}
+
+
+def music_resource() -> MusicResource:
+    """`SPARKLIO_MUSIC=library|procedural`; unset: the library in production, a composition embedded."""
+    choice = (os.environ.get("SPARKLIO_MUSIC") or ("library" if active_profile() == "production" else "procedural"))
+    if choice.strip().lower() == "library":
+        return LibraryMusicResource(object_store=object_store_resource())
+    return ProceduralMusicResource(soundfont=env_or("SPARKLIO_SOUNDFONT", ""))
 
 
 def transcriber_resource() -> TranscriberResource:
@@ -141,6 +165,7 @@ def build_resources() -> dict:
         "llm": llm_resource(),
         "image_generator": image_generator_resource(),
         "speech": speech_resource(),
+        "music": music_resource(),
         "transcriber": transcriber_resource(),
         "embedder": embedder_resource(),
     }

@@ -141,3 +141,68 @@ def test_overlapping_cues_are_caught(planted, local_store, campaign_db, tmp_path
     local_store.put_bytes(campaign_key(planted, "captions", "en", "captions.srt"), srt.encode())
     found = run_checks(["captions_cue_rules"], planted, local_store, campaign_db)["captions_cue_rules"]
     assert not found.passed and "overlaps" in json.dumps(found.metadata["problems"].value)
+
+
+def plant_story_captions(store, db, campaign_id, cue_y: int | None):
+    """The 9:16 video's screen text (the story creative as slide 4 from 11.4 s, its headline and CTA low
+    in the frame) and an ASS whose last cue is pinned at `cue_y` (None: laid out by place_cues)."""
+    from sparklio_common.keys import caption_key, screen_text_key, video_key
+    from sparklio_common.model_io import Word
+    from sparklio_pipelines.content.captions.cues import Cue
+    from sparklio_pipelines.content.captions.formats import to_ass
+    from sparklio_pipelines.content.captions.placement import Placement, caption_pad, place_cues
+    from sparklio_pipelines.content.video.formats import FORMATS
+    from sparklio_pipelines.content.video.timeline import ScreenText, VideoLayout
+
+    fmt = FORMATS["9x16"]
+    layout = VideoLayout(format="9x16", size=fmt.size, safe_area=fmt.safe_area, caption_zone=fmt.caption_zone,
+                         caption_px=fmt.caption_px, duration_s=15.0, slide_starts_s=[0.0, 4.0, 8.0, 11.7], texts=[
+                             ScreenText(4, "headline", "Warm and nutty", (65, 1000, 1015, 1340), 11.4, 15.0),
+                             ScreenText(4, "cta", "Buy now", (65, 1380, 600, 1536), 11.4, 15.0)])
+    cues = [Cue(0, 1.0, 3.0, ["Hanbit barley tea"], [Word("Hanbit", 1.0, 1.5, 1), Word("barley", 1.5, 2.0, 1),
+                                                      Word("tea", 2.0, 2.6, 1)]),
+            Cue(1, 12.0, 14.0, ["Buy it today"], [Word("Buy", 12.0, 12.5, 1), Word("it", 12.5, 12.8, 1),
+                                                   Word("today", 12.8, 13.6, 1)])]
+    pad = caption_pad(fmt.caption_px)
+    placed = place_cues(cues, layout, "Noto Sans CJK KR", fmt.caption_px, pad)
+    if cue_y is not None:
+        placed[1] = Placement(2, placed[1].x, cue_y, fmt.caption_px, placed[1].box)
+    key = video_key(campaign_id, "en")
+    db.replace_outputs(campaign_id, "video", [
+        OutputRecord(key, "video", "0" * 64, 1, "video/mp4", language="en", channel="shorts")], None, "x")
+    store.put_bytes(screen_text_key(campaign_id, "en"), json.dumps(layout.to_dict()).encode())
+    store.put_bytes(caption_key(campaign_id, "en", "ass"),
+                    to_ass(cues, font_size=fmt.caption_px, placements=placed).encode())
+
+
+def test_caption_over_the_creatives_text_is_caught(planted, local_store, campaign_db):
+    plant_story_captions(local_store, campaign_db, planted, cue_y=1500)  # the bottom: on the CTA
+    found = run_checks(["captions_clear_of_text"], planted, local_store, campaign_db)["captions_clear_of_text"]
+    problems = json.dumps(found.metadata["problems"].value)
+    assert not found.passed and "9x16 slide 4 at 12.00 s" in problems and "Buy it today" in problems
+
+
+def test_captions_laid_out_clear_of_text_pass(planted, local_store, campaign_db):
+    plant_story_captions(local_store, campaign_db, planted, cue_y=None)
+    found = run_checks(["captions_clear_of_text"], planted, local_store, campaign_db)["captions_clear_of_text"]
+    assert found.passed, found.metadata["problems"].value
+
+
+def test_music_as_loud_as_the_voice_is_caught(planted, local_store, campaign_db, tmp_path):
+    from sparklio_common.keys import stems_key, video_key
+
+    video, stems = tmp_path / "video.mp4", tmp_path / "stems.wav"
+    voice = "0.3*sin(2*PI*200*t)*lt(mod(t\\,2)\\,1.2)"
+    subprocess.run([ffmpeg_bin(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "color=c=black:s=1080x1920:d=16",
+                    "-f", "lavfi", "-i", f"aevalsrc={voice}|0.3*sin(2*PI*330*t):d=16:s=16000", "-map", "0:v",
+                    "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", "-c:a", "aac",
+                    str(video)], check=True)
+    subprocess.run([ffmpeg_bin(), "-loglevel", "error", "-y", "-f", "lavfi", "-i",
+                    f"aevalsrc={voice}|0.3*sin(2*PI*330*t):d=16:s=16000", str(stems)], check=True)
+    stored = local_store.put_file(video_key(planted, "en"), video)
+    local_store.put_file(stems_key(planted, "en"), stems)
+    campaign_db.replace_outputs(planted, "video", [OutputRecord(stored.key, "video", stored.sha256, stored.size,
+                                                                "video/mp4", language="en", channel="shorts")], None, "x")
+    found = run_checks(["video_mix"], planted, local_store, campaign_db)["video_mix"]
+    problems = json.dumps(found.metadata["problems"].value)
+    assert not found.passed and "over the music, need 10 dB" in problems and "dBTP" not in problems

@@ -9,6 +9,7 @@ request, so the tests read what the assets really sent. Input images are made he
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 
 import dagster as dg
@@ -18,7 +19,9 @@ from PIL import Image, ImageDraw
 
 from resources.comfyui import ComfyUIImageResource
 from resources.image_generation import ProceduralArtResource
+from resources.music import ProceduralMusicResource
 from resources.speech import LocalSpeechResource
+from sparklio_common.keys import layouts_key
 from sparklio_pipelines.campaigns.briefs import store_brief
 from sparklio_pipelines.content.brief.parse import parse_brief_data
 from sparklio_pipelines.content.brief.schema import BriefError
@@ -231,9 +234,12 @@ def test_video_first_slide_is_an_animatediff_clip_and_the_model_is_freed(fake, c
             image_out["creatives"]["ko"]["story"] = key
         else:
             image_out["art"][name] = key
+    story_layout = {"ko": {"story": {"size": [1080, 1920], "texts": []}}}  # the creative's text boxes: none here
+    local_store.put_bytes(layouts_key(brief.campaign_id), json.dumps(story_layout).encode())
 
     out = run_asset(video_asset, brief.campaign_id, brief=brief.model_dump(mode="json"), copy=COPY,
-                    image=image_out, speech=LocalSpeechResource(), image_generator=comfyui,
+                    image=image_out, speech=LocalSpeechResource(), music=ProceduralMusicResource(),
+                    image_generator=comfyui,
                     object_store=local_store, campaign_db=campaign_db)
 
     graphs = prompt_graphs(fake)
@@ -268,10 +274,10 @@ def test_video_first_slide_is_an_animatediff_clip_and_the_model_is_freed(fake, c
     from tests.support.checks import judge
 
     res = SimpleNamespace(object_store=local_store, campaign_db=campaign_db, run_id="test")
-    for name in ("video_format", "video_loudness"):
+    for name in ("video_format", "video_loudness", "video_mix"):
         checked = judge(name, brief.campaign_id, res)
         assert checked.passed, (name, checked.metadata["problems"])
-    assert set(judge("video_format", brief.campaign_id, res).metadata["facts"].value) == {"ko"}
+    assert set(judge("video_format", brief.campaign_id, res).metadata["facts"].value) == {"ko 9x16"}
 
 
 # --- where input images may come from ----------------------------------------------------------------

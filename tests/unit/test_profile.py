@@ -16,6 +16,7 @@ PRODUCTION_ENV = {
     "OLLAMA_HOST": "http://127.0.0.1:11434", "COMFYUI_URL": "http://127.0.0.1:8188",
     "SPARKLIO_S3_ENDPOINT": "http://127.0.0.1:9000", "SPARKLIO_S3_ACCESS_KEY_ID": "k",
     "SPARKLIO_S3_SECRET_ACCESS_KEY": "s", "DATABASE_URL": "postgresql://u:p@127.0.0.1:5432/sparklio",
+    "SPARKLIO_TTS_URL": "http://127.0.0.1:11020",
 }
 
 
@@ -53,6 +54,7 @@ def test_production_selects_every_production_backend(monkeypatch):
     assert kinds["llm"] == "OllamaLLMResource"
     assert kinds["image_generator"] == "ComfyUIImageResource"
     assert kinds["object_store"] == "S3ObjectStoreResource"
+    assert kinds["speech"] == "ServiceSpeechResource"
 
 
 def test_unknown_profile_is_refused(monkeypatch):

@@ -68,6 +68,7 @@ def _safe_input_path(path: str | None) -> str | None:
 
 
 Position = Literal["bottom", "middle", "top"]
+CaptionPreset = Literal["karaoke", "box", "pop", "plain"]
 
 
 class CaptionStyle(BaseModel):
@@ -81,6 +82,11 @@ class CaptionStyle(BaseModel):
     highlight: str | None = Field(default=None, description="Word highlight color; default: the brand accent")
     outline: str = Field(default="#000000")
     position: Position = "bottom"
+    preset: CaptionPreset = Field(
+        default="karaoke",
+        description="karaoke: each word lights up as it is spoken; box: the spoken word on a coloured box; "
+        "pop: words appear one by one; plain: the line, no effects",
+    )
 
     @field_validator("primary", "highlight", "outline")
     @classmethod
@@ -121,6 +127,9 @@ class BrandKit(BaseModel):
         "copy may state them only where the brief does",
     )
     caption_style: CaptionStyle = Field(default_factory=CaptionStyle)
+    tts_voices: dict[Language, str] = Field(
+        default_factory=dict, description="Voice per language on the TTS service, e.g. {ko: ko-sunhi, en: alloy}"
+    )
 
     def banned_for(self, language: str) -> list[str]:
         return [*self.banned_words, *self.banned_words_by_language.get(language, [])]
@@ -221,10 +230,22 @@ class Brief(BaseModel):
         description="Per output language, the facts in that language, e.g. translations: {en: {product: ..., "
         "key_messages: [...], call_to_action: ...}}. Fields left out keep the brief's own.",
     )
+    music: str | None = Field(
+        default=None, max_length=300,
+        description="The video's music bed: none, or a track's key in the music library (music/...). "
+        "Left out: music picked (or composed) for the tone",
+    )
     product_photo: str | None = Field(
         default=None, max_length=300,
         description="Product photo (PNG/JPEG/WebP) path or object key: one creative set becomes a product shot",
     )
+
+    @field_validator("music")
+    @classmethod
+    def _music_choice(cls, value: str | None) -> str | None:
+        if value is None or value.strip().lower() in ("", "none"):
+            return "none" if value is not None and value.strip() else None
+        return _safe_input_path(value.strip())
 
     @field_validator("product_photo")
     @classmethod

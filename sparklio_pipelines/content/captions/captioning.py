@@ -23,8 +23,10 @@ from sparklio_pipelines.content.captions.metrics import (
     speech_coverage,
     word_error_rate,
 )
+from sparklio_pipelines.content.captions.placement import caption_pad, place_cues
 from sparklio_pipelines.content.fonts import DEFAULT_FAMILY, find_font
 from sparklio_pipelines.content.protocols import Transcriber
+from sparklio_pipelines.content.video.timeline import VideoLayout
 
 
 @dataclass
@@ -52,8 +54,18 @@ def caption_video(
     font_family: str = DEFAULT_FAMILY,
     primary_hex: str = "#FFFFFF",
     highlight_hex: str = "#F4B942",
+    outline_hex: str = "#000000",
+    preset: str = "karaoke",
+    position: str = "bottom",
+    formats: dict[str, tuple[Path, VideoLayout]] | None = None,
+    size_scale: float = 1.0,
 ) -> CaptionResult:
-    """Everything a captioned deliverable needs, written into `work`."""
+    """Everything a captioned deliverable needs, written into `work`.
+
+    With `formats` (format -> its video and its on-screen text), `video` is the one transcribed
+    (every format has the same audio) and each format gets its own ASS, laid out clear of its
+    text, and its own burned-in copy: files["ass:<format>"], files["burned:<format>"].
+    """
     # the known script is the best prompt: whisper base needs it for Korean TTS speech
     prompt = script or ", ".join(hotwords or []) or None
     try:
@@ -77,12 +89,24 @@ def caption_video(
     }
     files["srt"].write_text(to_srt(cues), encoding="utf-8")
     files["vtt"].write_text(to_vtt(cues), encoding="utf-8")
-    files["ass"].write_text(
-        to_ass(cues, font_name=family, primary=primary_hex, highlight=highlight_hex), encoding="utf-8"
-    )
     files["words"].write_text(words_json(words), encoding="utf-8")
+    style = {"font_name": family, "primary": primary_hex, "highlight": highlight_hex, "outline": outline_hex,
+             "position": position, "preset": preset}
     started = time.perf_counter()
-    burn_in(video, files["ass"], files["burned"], font=font_file)
+    if not formats:
+        files["ass"].write_text(to_ass(cues, **style), encoding="utf-8")
+        burn_in(video, files["ass"], files["burned"], font=font_file)
+    for name, (format_video, layout) in (formats or {}).items():
+        width, height = layout.size
+        px = round(layout.caption_px * size_scale)  # the brand's size is given for 64 px on 9:16
+        placements = place_cues(cues, layout, family, px, caption_pad(px), position)
+        ass, burned = work / f"captions-{name}.ass", work / f"captioned-{name}.mp4"
+        ass.write_text(to_ass(cues, width=width, height=height, font_size=px, placements=placements, **style),
+                       encoding="utf-8")
+        burn_in(format_video, ass, burned, font=font_file)
+        files[f"ass:{name}"], files[f"burned:{name}"] = ass, burned
+    if formats:
+        del files["ass"], files["burned"]
     burn_seconds = time.perf_counter() - started
     caption_text = " ".join(" ".join(cue.lines) for cue in cues)
     return CaptionResult(

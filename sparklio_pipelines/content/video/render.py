@@ -1,13 +1,20 @@
-"""The 9:16 short: slides + headlines + voiceover (+ captions) rendered by ONE ffmpeg filtergraph.
+"""The shorts: slides + headlines + voiceover + music bed, in every format, by ONE ffmpeg filtergraph.
 
-Everything happens inside a single ffmpeg process (no frame-by-frame Python):
-- each slide is decoded once, cover-fitted, and animated by `zoompan` straight to the output
-  size (Ken Burns). zoompan on a 4x upscale is the textbook recipe but ~6x slower; a 1.25x
-  supersample keeps crop rounding below one output pixel at a fraction of the cost
-  (see benchmarks/bench_video_render.py);
-- `xfade` crossfades consecutive slides; headlines are `drawtext` lines, one headline per slide;
-- the voiceover is sped up with `atempo` when it is longer than `max_s`, loudness-normalised with
-  `loudnorm` (-16 LUFS, the usual target for mobile/social) and padded with silence to `min_s`;
+Everything happens inside a single ffmpeg process per language (no frame-by-frame Python):
+- each slide is decoded once and `split` to the formats; per format it is cover-fitted and animated
+  by `zoompan` straight to the format's size (Ken Burns). zoompan on a 4x upscale is the textbook
+  recipe but ~6x slower; a 1.25x supersample keeps crop rounding below one output pixel at a
+  fraction of the cost (see benchmarks/bench_video_render.py);
+- a format's own creative (which carries its own headline and CTA) closes it, held still so its
+  text stays where its layout says;
+- `xfade` crossfades consecutive slides; headlines are `drawtext` lines in the format's headline zone;
+- the voiceover is sped up with `atempo` when it is longer than `max_s`; the music bed is ducked
+  under it with `sidechaincompress` and faded out over its last bar. The voice is measured and set
+  to -14 LUFS integrated (the social-platform target) beforehand, so the mix needs only a true-peak
+  limiter (4x oversampled `alimiter`) to stay under -1 dBTP;
+- the voice and the ducked bed are also written as a 2-channel stems WAV, so checks measure the
+  voice over the bed on the audio that was mixed;
+- a cover PNG per format (the first slide with its headline) comes out of the same graph;
 - optional captions are burned in with libass (`subtitles` filter, fonts from the brand font dir).
 """
 
@@ -19,7 +26,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import ffmpeg
@@ -36,29 +43,80 @@ from sparklio_pipelines.content.media import (
     summarize,
 )
 from sparklio_pipelines.content.text import balanced_wrap
+from sparklio_pipelines.content.video.audio import measure_loudness
+from sparklio_pipelines.content.video.formats import (
+    FORMATS,
+    MIN_HEADLINE_PX,
+    PRIMARY_FORMAT,
+    Box,
+    VideoFormat,
+)
+from sparklio_pipelines.content.video.timeline import ScreenText, VideoLayout
 
-WIDTH, HEIGHT, FPS = 1080, 1920, 30
+WIDTH, HEIGHT, FPS = 1080, 1920, 30  # the primary (9:16) format
 CROSSFADE_S = 0.6
 TAIL_S = 0.6  # breath after the last word before the video ends
 MOTION_SUPERSAMPLE = 1.25  # zoompan source size relative to the output
 ZOOM_RANGE = 0.12  # Ken Burns: 1.00 -> 1.12 (or back) over a slide
-LOUDNESS_LUFS = -16.0
+LOUDNESS_LUFS = -14.0  # the final mix, integrated
+TRUE_PEAK_DBTP = -1.5  # the limiter's ceiling: a margin under the -1 dBTP limit for AAC's overshoot
+VOICE_PEAK_DBTP = -2.0  # the voice alone, so the bed under it still fits under TRUE_PEAK_DBTP
+VOICE_DRIVE_DB = 3.0  # how far the voice is pushed into its limiter before the trim
+BED_UNDER_VOICE_DB = 16.0  # the bed sits this far under the voice, then ducks further while it speaks
+MAX_FADE_S = 4.0
+STEMS_RATE = 16000
 HEADLINE_SIZE = 76
-HEADLINE_MIN_SIZE = 44
 HEADLINE_MAX_WIDTH = 920
-HEADLINE_TOP = 260  # px from the top: clear of platform UI, and of captions at the bottom
+HEADLINE_LEADING = 1.45
+HEADLINE_BOX_PAD = 18  # drawtext boxborderw
 HEADLINE_FADE_S = 0.3
+COVER_AT_S = 0.6  # the first slide with its headline fully faded in
 HEX_COLOR = re.compile(r"^#?[0-9a-fA-F]{6}$")
 STDERR_TAIL_LINES = 12
 
 
+class HeadlineFitError(MediaError):
+    """A headline that does not fit its zone even at the smallest size: shorten it (it is never cut)."""
+
+
+@dataclass
+class FormatJob:
+    """One format of a language's video: where it goes, and the creative that closes it (if any)."""
+
+    format: VideoFormat
+    out_path: Path
+    creative: Path | None = None  # a still in the format's size with its own text, held at the end
+    creative_texts: list[dict] = field(default_factory=list)  # its layout's texts: role, text, box
+    creative_size: tuple[int, int] | None = None
+    cover_path: Path | None = None
+    subtitles: Path | None = None
+
+
+@dataclass
+class MusicInput:
+    path: Path
+    bar_s: float  # the bed fades out over its last bar
+
+
+@dataclass
+class FormatRender:
+    format: str
+    path: Path
+    cover_path: Path | None
+    layout: VideoLayout
+    duration_s: float
+
+
 @dataclass
 class VideoRenderResult:
-    path: Path
+    path: Path  # the first format's video
     duration_s: float
     encode_seconds: float  # wall time of the ffmpeg run
     encoder: str
     ffmpeg_args: list[str]
+    formats: dict[str, FormatRender] = field(default_factory=dict)
+    stems_path: Path | None = None
+    audio: dict = field(default_factory=dict)  # loudness staging: what was measured and applied
 
 
 @dataclass(frozen=True)
@@ -102,23 +160,27 @@ def plan_slides(count: int, total_s: float, crossfade_s: float = CROSSFADE_S) ->
     return SlideTiming(frames_per_slide=frames, offsets_s=offsets, starts_s=starts, ends_s=ends)
 
 
-def wrap_headline(text: str, font: Path, max_width: int = HEADLINE_MAX_WIDTH) -> tuple[list[str], int]:
-    """Lines and font size: word-wrap (eojeol for Korean), shrinking the size if a word won't fit.
+def wrap_headline(text: str, font: Path, max_width: int = HEADLINE_MAX_WIDTH, *, max_px: int = HEADLINE_SIZE,
+                  min_px: int = MIN_HEADLINE_PX, max_height: int | None = None) -> tuple[list[str], int]:
+    """Lines and font size of a headline: never cut. The largest size whose word-wrap (eojeol for
+    Korean) fits `max_width` (and `max_height`), words kept whole; at the smallest size a word wider
+    than the line breaks. Raises HeadlineFitError, naming the headline, when nothing fits."""
+    if not text.split():
+        return [], max_px
+    attempts = [(px, False) for px in range(max_px, min_px - 1, -4)] + [(min_px, True)]
+    for px, break_words in attempts:
+        face = ImageFont.truetype(str(font), px)
+        lines = balanced_wrap(text, face.getlength, max_width, break_words=break_words, precision=8)
+        if lines and (max_height is None or headline_height(len(lines), px) <= max_height):
+            return lines, px
+    raise HeadlineFitError(
+        f"headline {text!r} does not fit the {max_width}x{max_height or 0} px headline zone even at {min_px} px: "
+        "shorten it (headlines are never cut)"
+    )
 
-    Lines are balanced (no one-word orphan): the narrowest width giving the same line count wins.
-    """
-    words = text.split()
-    if not words:
-        return [], HEADLINE_SIZE
-    size = HEADLINE_SIZE
-    while True:
-        face = ImageFont.truetype(str(font), size)
-        width = face.getlength
-        if all(width(w) <= max_width for w in words) or size <= HEADLINE_MIN_SIZE:
-            break
-        size -= 4
-    lines = balanced_wrap(text, width, max_width, precision=8) or []
-    return lines, size
+
+def headline_height(lines: int, px: int) -> int:
+    return int(px * HEADLINE_LEADING) * (lines - 1) + int(px * 1.2) + 2 * HEADLINE_BOX_PAD
 
 
 def ffmpeg_color(hex_color: str, alpha: float | None = None) -> str:
@@ -128,30 +190,42 @@ def ffmpeg_color(hex_color: str, alpha: float | None = None) -> str:
     return f"{color}@{alpha}" if alpha is not None else color
 
 
+def cover_box(box: Box, source: tuple[int, int], target: tuple[int, int]) -> Box:
+    """Where a box of a `source`-sized image lands when the image is cover-fitted to `target`."""
+    scale = max(target[0] / source[0], target[1] / source[1])
+    off_x, off_y = (source[0] * scale - target[0]) / 2, (source[1] * scale - target[1]) / 2
+    x0, y0, x1, y1 = box
+    return (max(0, round(x0 * scale - off_x)), max(0, round(y0 * scale - off_y)),
+            min(target[0], round(x1 * scale - off_x)), min(target[1], round(y1 * scale - off_y)))
+
+
 # --- validation -----------------------------------------------------------------------------
 
 
-def _check_inputs(
-    slides: list[Path], headlines: list[str], voiceover_wav: Path, font: Path,
-    subtitles: Path | None, min_s: float, max_s: float,
-) -> float:
+def _check_inputs(slides: list[Path], headlines: list[str], voiceover_wav: Path, font: Path, jobs: list[FormatJob],
+                  music: MusicInput | None, min_s: float, max_s: float) -> float:
     """Raises MediaError for bad inputs; returns the voiceover duration."""
     if not slides:
         raise MediaError("render_video needs at least one slide")
+    if not jobs:
+        raise MediaError("render needs at least one format")
     if len(headlines) > len(slides):
         raise MediaError(f"{len(headlines)} headlines for {len(slides)} slides: one headline per slide at most")
     if not 0 < min_s <= max_s:
         raise MediaError(f"need 0 < min_s <= max_s, got min_s={min_s}, max_s={max_s}")
-    for path in [*slides, voiceover_wav, font] + ([subtitles] if subtitles else []):
+    extra = [p for job in jobs for p in (job.creative, job.subtitles) if p is not None]
+    for path in [*slides, voiceover_wav, font, *extra] + ([music.path] if music else []):
         if not Path(path).is_file():
             raise MediaError(f"input file not found: {path}")
-    for slide in slides:
+    for slide in [*slides, *(job.creative for job in jobs if job.creative)]:
         facts = summarize(probe(slide))
         if not facts["width"]:
             raise MediaError(f"slide is not an image: {Path(slide).name}")
     voice = summarize(probe(voiceover_wav))
     if not voice["has_audio"] or voice["duration_s"] <= 0:
         raise MediaError(f"voiceover has no audio: {Path(voiceover_wav).name}")
+    if music is not None and not summarize(probe(music.path))["has_audio"]:
+        raise MediaError(f"music bed has no audio: {music.path.name}")
     return voice["duration_s"]
 
 
@@ -161,13 +235,24 @@ def _check_inputs(
 CLIP_SUFFIXES = (".mp4", ".webm", ".mov")  # a slide with one of these is a moving clip, not a still
 
 
-def _clip_stream(path: Path, frames: int):
-    """A short clip (e.g. AnimateDiff) as a slide: looped, cover-fitted, at FPS, cut to the slide's length."""
+def _decoded(path: Path, copies: int) -> list:
+    """A slide decoded once, `split` into one stream per format."""
+    if Path(path).suffix.lower() in CLIP_SUFFIXES:
+        stream = ffmpeg.input(str(path), stream_loop=-1).video.filter("fps", FPS)
+    else:
+        stream = ffmpeg.input(str(path)).video
+    if copies == 1:
+        return [stream]
+    split = stream.filter_multi_output("split", copies)
+    return [split[i] for i in range(copies)]
+
+
+def _clip_stream(stream, frames: int, size: tuple[int, int]):
+    """A short clip (e.g. AnimateDiff) as a slide: looped, cover-fitted, cut to the slide's length."""
+    width, height = size
     return (
-        ffmpeg.input(str(path), stream_loop=-1).video
-        .filter("fps", FPS)
-        .filter("scale", WIDTH, HEIGHT, force_original_aspect_ratio="increase", flags="lanczos")
-        .filter("crop", WIDTH, HEIGHT)
+        stream.filter("scale", width, height, force_original_aspect_ratio="increase", flags="lanczos")
+        .filter("crop", width, height)
         .filter("format", "yuv420p")
         .filter("trim", end_frame=frames)
         .filter("setpts", "PTS-STARTPTS")
@@ -175,30 +260,36 @@ def _clip_stream(path: Path, frames: int):
     )
 
 
-def _slide_stream(path: Path, index: int, frames: int):
-    """One still -> `frames` frames of Ken Burns motion at the output size (a clip plays instead)."""
+def _motion_stream(stream, path: Path, index: int, frames: int, size: tuple[int, int]):
+    """One still -> `frames` frames of Ken Burns motion at the format's size (a clip plays instead)."""
     if Path(path).suffix.lower() in CLIP_SUFFIXES:
-        return _clip_stream(path, frames)
-    src_w = int(WIDTH * MOTION_SUPERSAMPLE) // 2 * 2
-    src_h = int(HEIGHT * MOTION_SUPERSAMPLE) // 2 * 2
+        return _clip_stream(stream, frames, size)
+    width, height = size
+    src_w = int(width * MOTION_SUPERSAMPLE) // 2 * 2
+    src_h = int(height * MOTION_SUPERSAMPLE) // 2 * 2
     progress = f"on/{frames}"
-    zoom_in = index % 2 == 0
-    zoom = f"1+{ZOOM_RANGE}*{progress}" if zoom_in else f"1+{ZOOM_RANGE}*(1-{progress})"
+    zoom = f"1+{ZOOM_RANGE}*{progress}" if index % 2 == 0 else f"1+{ZOOM_RANGE}*(1-{progress})"
     drift = (0.0, 0.5, 0.0, -0.5)[index % 4]  # alternate a gentle sideways pan
     return (
-        ffmpeg.input(str(path))
-        .filter("scale", src_w, src_h, force_original_aspect_ratio="increase", flags="lanczos")
+        stream.filter("scale", src_w, src_h, force_original_aspect_ratio="increase", flags="lanczos")
         .filter("crop", src_w, src_h)
         .filter("format", "yuv420p")
-        .filter(
-            "zoompan",
-            z=zoom,
-            x=f"(iw-iw/zoom)*(0.5+{drift}*({progress}-0.5))",
-            y="(ih-ih/zoom)/2",
-            d=frames,
-            s=f"{WIDTH}x{HEIGHT}",
-            fps=FPS,
-        )
+        .filter("zoompan", z=zoom, x=f"(iw-iw/zoom)*(0.5+{drift}*({progress}-0.5))", y="(ih-ih/zoom)/2",
+                d=frames, s=f"{width}x{height}", fps=FPS)
+        .filter("setsar", 1)
+    )
+
+
+def _still_stream(path: Path, frames: int, size: tuple[int, int]):
+    """A creative held still (its text must stay where its layout says): decoded once, looped."""
+    width, height = size
+    return (
+        ffmpeg.input(str(path), framerate=FPS).video
+        .filter("scale", width, height, force_original_aspect_ratio="increase", flags="lanczos")
+        .filter("crop", width, height)
+        .filter("format", "yuv420p")
+        .filter("loop", loop=frames - 1, size=1, start=0)
+        .filter("setpts", "N/FRAME_RATE/TB")
         .filter("setsar", 1)
     )
 
@@ -210,49 +301,135 @@ def _write_text(folder: Path, name: str, text: str) -> Path:
     return path
 
 
-def _draw_headlines(video, headlines: list[str], timing: SlideTiming, font: Path, text_hex: str,
-                    accent_hex: str, folder: Path):
+def _draw_headlines(video, fmt: VideoFormat, headlines: list[str], timing: SlideTiming, font: Path,
+                    text_hex: str, accent_hex: str, folder: Path) -> tuple[object, list[ScreenText]]:
+    """Headlines centred in the format's headline zone; returns the stream and where each line's box is."""
     color, accent = ffmpeg_color(text_hex), ffmpeg_color(accent_hex)
+    zx0, zy0, zx1, zy1 = fmt.headline_zone
+    zone_w = zx1 - zx0 - 2 * HEADLINE_BOX_PAD
+    placed: list[ScreenText] = []
     for index, headline in enumerate(headlines):
-        lines, size = wrap_headline(headline.strip(), font)
+        lines, size = wrap_headline(headline.strip(), font, zone_w, max_px=fmt.headline_px,
+                                    max_height=zy1 - zy0)
         if not lines:
             continue
         start, end = timing.starts_s[index], timing.ends_s[index]
         fade = HEADLINE_FADE_S
         alpha = f"max(0,min(1,min((t-{start:.3f})/{fade},({end:.3f}-t)/{fade})))"
-        line_height = int(size * 1.45)
+        line_height = int(size * HEADLINE_LEADING)
+        face = ImageFont.truetype(str(font), size)
         for number, line in enumerate(lines):
+            top = zy0 + HEADLINE_BOX_PAD + number * line_height
+            width = face.getlength(line)
+            left = zx0 + (zx1 - zx0 - width) / 2
             video = video.filter(
-                "drawtext",
-                fontfile=str(font),
-                textfile=str(_write_text(folder, f"headline-{index}-{number}.txt", line)),
-                expansion="none",
-                fontsize=size,
-                fontcolor=color,
-                box=1,
-                boxcolor="0x000000@0.5",
-                boxborderw=18,
-                borderw=2,
-                bordercolor=accent,
-                shadowcolor="0x000000@0.6",
-                shadowx=3,
-                shadowy=3,
-                x="(w-text_w)/2",
-                y=HEADLINE_TOP + number * line_height,
-                alpha=alpha,
+                "drawtext", fontfile=str(font),
+                textfile=str(_write_text(folder, f"{fmt.name}-headline-{index}-{number}.txt", line)),
+                expansion="none", fontsize=size, fontcolor=color, box=1, boxcolor="0x000000@0.5",
+                boxborderw=HEADLINE_BOX_PAD, borderw=2, bordercolor=accent, shadowcolor="0x000000@0.6",
+                shadowx=3, shadowy=3, x=f"{zx0}+({zx1 - zx0}-text_w)/2", y=top, alpha=alpha,
                 enable=f"between(t,{start:.3f},{end:.3f})",
             )
-    return video
+            pad = HEADLINE_BOX_PAD + 3  # the box, plus the shadow's offset
+            box = (math.floor(left - pad), top - pad, math.ceil(left + width + pad), top + int(size * 1.2) + pad)
+            placed.append(ScreenText(index + 1, "headline", line, box, round(start, 3), round(end, 3)))
+    return video, placed
 
 
-def _audio_stream(voiceover_wav: Path, voice_s: float, total_s: float):
-    audio = ffmpeg.input(str(voiceover_wav)).audio
-    for factor in tempo_factors(voice_s, total_s):
-        audio = audio.filter("atempo", f"{factor:.5f}")
-    # loudnorm works at 192 kHz internally; resample back for AAC.
-    audio = audio.filter("loudnorm", i=LOUDNESS_LUFS, tp=-1.5, lra=11)
-    audio = audio.filter("aresample", 48000).filter("aformat", sample_fmts="fltp", channel_layouts="stereo")
-    return audio.filter("apad", whole_dur=f"{total_s:.3f}")
+def _format_video(fmt: VideoFormat, job: FormatJob, art: list[tuple[Path, object]], headlines: list[str],
+                  timing: SlideTiming, total_s: float, font: Path, text_hex: str, accent_hex: str,
+                  folder: Path) -> tuple[object, VideoLayout]:
+    streams = [_motion_stream(stream, path, i, timing.frames_per_slide, fmt.size) for i, (path, stream) in enumerate(art)]
+    if job.creative is not None:
+        streams.append(_still_stream(job.creative, timing.frames_per_slide, fmt.size))
+    video = streams[0]
+    for index, following in enumerate(streams[1:], start=1):
+        video = ffmpeg.filter([video, following], "xfade", transition="fade", duration=CROSSFADE_S,
+                              offset=timing.offsets_s[index - 1])
+    video, texts = _draw_headlines(video, fmt, headlines, timing, font, text_hex, accent_hex, folder)
+    if job.creative is not None:
+        slide = len(streams)
+        shown_from = timing.offsets_s[-1] if timing.offsets_s else 0.0  # its text fades in with it
+        source = job.creative_size or fmt.size
+        for text in job.creative_texts:
+            texts.append(ScreenText(slide, text["role"], text["text"], cover_box(tuple(text["box"]), source, fmt.size),
+                                    round(shown_from, 3), round(total_s, 3)))
+    layout = VideoLayout(format=fmt.name, size=fmt.size, safe_area=fmt.safe_area, caption_zone=fmt.caption_zone,
+                         caption_px=fmt.caption_px, duration_s=round(total_s, 3),
+                         slide_starts_s=[round(s, 3) for s in timing.starts_s], texts=texts)
+    return video, layout
+
+
+def _stereo(stream):
+    return stream.filter("aresample", 48000).filter("aformat", sample_fmts="fltp", channel_layouts="stereo")
+
+
+def _mono(stream):
+    return stream.filter("aformat", channel_layouts="mono")  # the inserted resampler downmixes
+
+
+def _true_peak_limit(stream, ceiling_dbtp: float):
+    """A look-ahead limiter at 4x oversampling (how true peak is measured), delay compensated."""
+    limit = 10 ** (ceiling_dbtp / 20)
+    return _stereo(stream.filter("aresample", 192000).filter("alimiter", limit=f"{limit:.4f}", level=0, latency=1,
+                                                             attack=2, release=80))
+
+
+def prepare_voice(voiceover_wav: Path, voice_s: float, total_s: float, out_wav: Path) -> dict:
+    """The voice fitted to the video (atempo), at -14 LUFS with its peaks limited, as a 48 kHz WAV.
+
+    Speech is measured, gained, limited, measured again and trimmed: a static gain, so the
+    voice's dynamics are kept and the final loudness lands within a few tenths of a LU.
+    """
+    raw = measure_loudness(voiceover_wav)
+    if not math.isfinite(raw.integrated_lufs):
+        raise MediaError(f"voiceover is silent: {Path(voiceover_wav).name}")
+    voice = ffmpeg.input(str(voiceover_wav)).audio
+    tempo = tempo_factors(voice_s, total_s)
+    for factor in tempo:
+        voice = voice.filter("atempo", f"{factor:.5f}")
+    # Driven a little into the limiter: TTS speech peaks ~13 dB over its loudness, more than -14 LUFS
+    # under -1.5 dBTP allows; the trim below brings it back to -14 LUFS.
+    voice = _stereo(voice).filter("volume", f"{LOUDNESS_LUFS + VOICE_DRIVE_DB - raw.integrated_lufs:.2f}dB")
+    voice = _true_peak_limit(voice, VOICE_PEAK_DBTP)
+    args = ffmpeg.compile(ffmpeg.output(voice, str(out_wav), acodec="pcm_f32le"), cmd=ffmpeg_bin(),
+                          overwrite_output=True)
+    done = subprocess.run([args[0], "-hide_banner", "-nostdin", *args[1:]], capture_output=True, check=False)
+    if done.returncode != 0:
+        raise MediaError("voice preparation failed: " + done.stderr.decode(errors="replace").strip()[-300:])
+    limited = measure_loudness(out_wav)
+    return {"voice_lufs": round(raw.integrated_lufs, 2), "atempo": [round(f, 4) for f in tempo],
+            "voice_gain_db": round(LOUDNESS_LUFS + VOICE_DRIVE_DB - raw.integrated_lufs, 2),
+            "trim_db": round(min(LOUDNESS_LUFS - limited.integrated_lufs, TRUE_PEAK_DBTP - limited.true_peak_dbtp), 2)}
+
+
+def _audio_streams(voice_ready: Path, total_s: float, music: MusicInput | None, copies: int, staging: dict):
+    """(mix split `copies` times, stems or None): the voice over the ducked bed, true-peak limited."""
+    voice = (ffmpeg.input(str(voice_ready)).audio.filter("volume", f"{staging['trim_db']:.2f}dB")
+             .filter("apad", whole_dur=f"{total_s:.3f}"))
+    stems = None
+    if music is None:
+        mix = voice
+    else:
+        fade_s = min(music.bar_s, MAX_FADE_S)
+        voices = voice.filter_multi_output("asplit", 3)
+        bed = (
+            _stereo(ffmpeg.input(str(music.path), stream_loop=-1).audio)
+            .filter("volume", f"{staging['bed_gain_db']:.2f}dB")
+            .filter("atrim", end=f"{total_s:.3f}")
+            .filter("afade", t="out", st=f"{max(0.0, total_s - fade_s):.3f}", d=f"{fade_s:.3f}")
+            .filter("apad", whole_dur=f"{total_s:.3f}")
+        )
+        # While the voice speaks the bed drops ~8-10 dB more; it comes back over 0.4 s in the pauses.
+        ducked = ffmpeg.filter([bed, voices[0]], "sidechaincompress", threshold=0.02, ratio=8, attack=15,
+                               release=400, knee=2).filter_multi_output("asplit", 2)
+        mix = ffmpeg.filter([voices[1], ducked[0]], "amix", inputs=2, normalize=0, duration="first")
+        stems = ffmpeg.filter([_mono(voices[2]), _mono(ducked[1])], "amerge", inputs=2).filter("aresample", STEMS_RATE)
+    mix = _true_peak_limit(mix, TRUE_PEAK_DBTP)
+    if copies == 1:
+        return [mix], stems
+    split = mix.filter_multi_output("asplit", copies)
+    return [split[i] for i in range(copies)], stems
 
 
 def _encoder_args(video_encoder: str, preset: str) -> dict:
@@ -264,37 +441,124 @@ def _encoder_args(video_encoder: str, preset: str) -> dict:
     return options
 
 
+def bed_gain_db(music: MusicInput) -> dict:
+    """The static gain that puts the bed 16 dB under the voice before ducking."""
+    bed = measure_loudness(music.path)
+    if not math.isfinite(bed.integrated_lufs):
+        raise MediaError(f"music bed is silent: {music.path.name}")
+    return {"bed_lufs": round(bed.integrated_lufs, 2),
+            "bed_gain_db": round(LOUDNESS_LUFS - BED_UNDER_VOICE_DB - bed.integrated_lufs, 2)}
+
+
 def build_ffmpeg_args(
-    slides: list[Path], headlines: list[str], voiceover_wav: Path, out_path: Path, *, font: Path,
-    voice_s: float, accent_hex: str, text_hex: str, min_s: float, max_s: float,
-    subtitles: Path | None, video_encoder: str, preset: str, text_dir: Path,
-) -> tuple[list[str], float]:
-    """The whole render as one ffmpeg command line, and the video duration it produces."""
-    total_s = target_duration(voice_s, min_s, max_s)
-    timing = plan_slides(len(slides), total_s)
-    video = _slide_stream(slides[0], 0, timing.frames_per_slide)
-    for index, slide in enumerate(slides[1:], start=1):
-        following = _slide_stream(slide, index, timing.frames_per_slide)
-        video = ffmpeg.filter(
-            [video, following], "xfade", transition="fade", duration=CROSSFADE_S, offset=timing.offsets_s[index - 1]
-        )
-    video = _draw_headlines(video, headlines, timing, font, text_hex, accent_hex, text_dir)
-    if subtitles is not None:
-        video = burn_subtitles(video, subtitles, font)
-    video = video.filter("format", "yuv420p")
-    audio = _audio_stream(voiceover_wav, voice_s, total_s)
-    output = ffmpeg.output(
-        video, audio, str(out_path),
-        t=f"{total_s:.3f}", r=FPS, pix_fmt="yuv420p", movflags="+faststart",
-        acodec="aac", **{"b:a": "160k"}, ar=48000,
-        **_encoder_args(video_encoder, preset),
-    )
-    args = ffmpeg.compile(output, cmd=ffmpeg_bin(), overwrite_output=True)
+    slides: list[Path], headlines: list[str], voice_ready: Path, jobs: list[FormatJob], *, font: Path,
+    total_s: float, accent_hex: str, text_hex: str, music: MusicInput | None,
+    staging: dict, stems_path: Path | None, video_encoder: str, preset: str, text_dir: Path,
+) -> tuple[list[str], float, dict[str, VideoLayout]]:
+    """The whole render as one ffmpeg command line, the video duration, and each format's layout."""
+    count = len(slides) + (1 if any(job.creative for job in jobs) else 0)
+    if any(job.creative for job in jobs) and not all(job.creative for job in jobs):
+        raise MediaError("either every format closes on its own creative, or none does")
+    timing = plan_slides(count, total_s)
+    decoded = [_decoded(path, len(jobs)) for path in slides]
+    audios, stems = _audio_streams(voice_ready, total_s, music, len(jobs), staging)
+    outputs, layouts = [], {}
+    for number, job in enumerate(jobs):
+        art = [(path, copies[number]) for path, copies in zip(slides, decoded)]
+        video, layout = _format_video(job.format, job, art, headlines, timing, total_s, font, text_hex, accent_hex,
+                                      text_dir)
+        layouts[job.format.name] = layout
+        if job.cover_path is not None:
+            split = video.filter_multi_output("split", 2)
+            video = split[0]
+            cover = split[1].filter("trim", start_frame=round(COVER_AT_S * FPS), end_frame=round(COVER_AT_S * FPS) + 1)
+            outputs.append(ffmpeg.output(cover, str(job.cover_path), vframes=1, update=1))
+        if job.subtitles is not None:
+            video = burn_subtitles(video, job.subtitles, font)
+        video = video.filter("format", "yuv420p")
+        outputs.append(ffmpeg.output(
+            video, audios[number], str(job.out_path),
+            t=f"{total_s:.3f}", r=FPS, pix_fmt="yuv420p", movflags="+faststart",
+            acodec="aac", **{"b:a": "160k"}, ar=48000, **_encoder_args(video_encoder, preset),
+        ))
+    if stems is not None and stems_path is not None:
+        outputs.append(ffmpeg.output(stems, str(stems_path), t=f"{total_s:.3f}", acodec="pcm_s16le"))
+    elif stems is not None:
+        outputs.append(ffmpeg.output(stems, "-", format="null"))
+    args = ffmpeg.compile(ffmpeg.merge_outputs(*outputs), cmd=ffmpeg_bin(), overwrite_output=True)
     # -nostdin: never wait on a terminal; -hide_banner keeps the error tail useful.
-    return [args[0], "-hide_banner", "-nostdin", *args[1:]], total_s
+    return [args[0], "-hide_banner", "-nostdin", *args[1:]], total_s, layouts
 
 
 # --- render ---------------------------------------------------------------------------------
+
+
+def render_formats(
+    slides: list[Path],
+    headlines: list[str],
+    voiceover_wav: Path,
+    jobs: list[FormatJob],
+    *,
+    font: Path,
+    accent_hex: str = "#F4B942",
+    text_hex: str = "#FFFFFF",
+    min_s: float = 15,
+    max_s: float = 30,
+    music: MusicInput | None = None,
+    stems_path: Path | None = None,
+    video_encoder: str | None = None,
+    preset: str = "veryfast",
+    timeout_s: float = 1800,
+) -> VideoRenderResult:
+    """Every format of one language's video (30 fps H.264/AAC MP4s of min_s..max_s seconds) in one ffmpeg run.
+
+    `slides` move (Ken Burns) and are shared by the formats; each job's `creative` closes its format.
+    """
+    video_encoder = video_encoder or h264_encoder()  # NVENC on the GPU desktop, else libx264
+    slides = [Path(p) for p in slides]
+    voiceover_wav, font = Path(voiceover_wav), Path(font)
+    ffmpeg_color(accent_hex), ffmpeg_color(text_hex)  # fail early on a bad brand color
+    voice_s = _check_inputs(slides, headlines, voiceover_wav, font, jobs, music, min_s, max_s)
+    total_s = target_duration(voice_s, min_s, max_s)
+    for job in jobs:
+        job.out_path.parent.mkdir(parents=True, exist_ok=True)
+    text_dir = Path(tempfile.mkdtemp(prefix="sparklio-render-"))
+    written = [job.out_path for job in jobs] + [job.cover_path for job in jobs if job.cover_path]
+    written += [stems_path] if stems_path and music else []
+    try:
+        voice_ready = text_dir / "voice.wav"
+        staging = prepare_voice(voiceover_wav, voice_s, total_s, voice_ready)
+        staging.update(bed_gain_db(music) if music else {})
+        args, _, layouts = build_ffmpeg_args(
+            slides, headlines, voice_ready, jobs, font=font, total_s=total_s, accent_hex=accent_hex,
+            text_hex=text_hex, music=music, staging=staging,
+            stems_path=stems_path, video_encoder=video_encoder, preset=preset, text_dir=text_dir,
+        )
+        started = time.perf_counter()
+        try:
+            done = subprocess.run(args, capture_output=True, timeout=timeout_s, check=False)
+        except subprocess.TimeoutExpired:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise MediaError(f"ffmpeg render timed out after {timeout_s:.0f} s") from None
+        encode_seconds = time.perf_counter() - started
+    finally:
+        shutil.rmtree(text_dir, ignore_errors=True)
+    if done.returncode != 0:
+        for path in written:
+            path.unlink(missing_ok=True)
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-STDERR_TAIL_LINES:]
+        raise MediaError("ffmpeg render failed:\n" + "\n".join(tail))
+    renders = {}
+    for job in jobs:
+        facts = summarize(probe(job.out_path))
+        renders[job.format.name] = FormatRender(job.format.name, job.out_path, job.cover_path,
+                                                layouts[job.format.name], facts["duration_s"])
+    first = renders[jobs[0].format.name]
+    return VideoRenderResult(
+        path=first.path, duration_s=first.duration_s, encode_seconds=encode_seconds, encoder=video_encoder,
+        ffmpeg_args=args, formats=renders, stems_path=stems_path if music else None, audio=staging,
+    )
 
 
 def render_video(
@@ -304,45 +568,9 @@ def render_video(
     out_path: Path,
     *,
     font: Path,
-    accent_hex: str = "#F4B942",
-    text_hex: str = "#FFFFFF",
-    min_s: float = 15,
-    max_s: float = 30,
     subtitles: Path | None = None,
-    video_encoder: str | None = None,
-    preset: str = "veryfast",
-    timeout_s: float = 1800,
+    **options,
 ) -> VideoRenderResult:
-    """Render a 1080x1920 30 fps H.264/AAC MP4 of min_s..max_s seconds in one ffmpeg run."""
-    video_encoder = video_encoder or h264_encoder()  # NVENC on the GPU desktop, else libx264
-    slides = [Path(p) for p in slides]
-    voiceover_wav, out_path, font = Path(voiceover_wav), Path(out_path), Path(font)
-    subtitles = Path(subtitles) if subtitles is not None else None
-    ffmpeg_color(accent_hex), ffmpeg_color(text_hex)  # fail early on a bad brand color
-    voice_s = _check_inputs(slides, headlines, voiceover_wav, font, subtitles, min_s, max_s)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    text_dir = Path(tempfile.mkdtemp(prefix="sparklio-render-"))
-    try:
-        args, _ = build_ffmpeg_args(
-            slides, headlines, voiceover_wav, out_path, font=font, voice_s=voice_s, accent_hex=accent_hex,
-            text_hex=text_hex, min_s=min_s, max_s=max_s, subtitles=subtitles, video_encoder=video_encoder,
-            preset=preset, text_dir=text_dir,
-        )
-        started = time.perf_counter()
-        try:
-            done = subprocess.run(args, capture_output=True, timeout=timeout_s, check=False)
-        except subprocess.TimeoutExpired:
-            out_path.unlink(missing_ok=True)
-            raise MediaError(f"ffmpeg render timed out after {timeout_s:.0f} s") from None
-        encode_seconds = time.perf_counter() - started
-    finally:
-        shutil.rmtree(text_dir, ignore_errors=True)
-    if done.returncode != 0:
-        out_path.unlink(missing_ok=True)
-        tail = done.stderr.decode(errors="replace").strip().splitlines()[-STDERR_TAIL_LINES:]
-        raise MediaError("ffmpeg render failed:\n" + "\n".join(tail))
-    facts = summarize(probe(out_path))
-    return VideoRenderResult(
-        path=out_path, duration_s=facts["duration_s"], encode_seconds=encode_seconds,
-        encoder=video_encoder, ffmpeg_args=args,
-    )
+    """The 1080x1920 format alone, every slide in motion (the single-format form of `render_formats`)."""
+    job = FormatJob(FORMATS[PRIMARY_FORMAT], Path(out_path), subtitles=Path(subtitles) if subtitles else None)
+    return render_formats(slides, headlines, voiceover_wav, [job], font=font, **options)

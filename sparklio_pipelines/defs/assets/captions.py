@@ -1,5 +1,10 @@
-"""`captions`: faster-whisper word timings as SRT/VTT/word JSON, and a copy of the video with them burned in."""
+"""`captions`: faster-whisper word timings as SRT/VTT/word JSON, and every format's video with them burned in.
 
+The 9:16 video is transcribed (every format has the same audio); each format gets its own ASS in
+the brand's caption style, laid out clear of the text on its screen (its screen-text record).
+"""
+
+import json
 import tempfile
 from pathlib import Path
 
@@ -8,10 +13,12 @@ import dagster as dg
 from resources.database import CampaignDatabaseResource
 from resources.object_store import ObjectStoreResource
 from resources.transcription import TranscriberResource
-from sparklio_common.keys import CAPTION_FILES, caption_key
+from sparklio_common.keys import FORMAT_CAPTION_KINDS, caption_key, screen_text_key
 from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
 from sparklio_pipelines.content.brief.schema import Brief
 from sparklio_pipelines.content.captions.captioning import caption_video
+from sparklio_pipelines.content.captions.placement import CaptionLayoutError
+from sparklio_pipelines.content.video.timeline import VideoLayout
 from sparklio_pipelines.defs.assets.common import (
     cached_metadata,
     campaign_asset,
@@ -36,31 +43,45 @@ def captions(
 ) -> dg.Output[dict]:
     parsed = Brief.model_validate(brief)
     campaign_id = context.partition_key
-    video_hashes = {lang: object_store.head(key).sha256 for lang, key in video["videos"].items()}
+    formats = video.get("formats") or {lang: {"9x16": key} for lang, key in video["videos"].items()}
+    video_hashes = {lang: {name: object_store.head(key).sha256 for name, key in keys.items()}
+                    for lang, keys in formats.items()}
+    style = parsed.brand.caption_style
     hotwords = [parsed.product, *parsed.brand.required_terms] + ([parsed.brand.name] if parsed.brand.name else [])
-    inputs = fingerprint(video_hashes, video["scripts"], hotwords, parsed.brand.palette, parsed.brand.font)
+    inputs = fingerprint(video_hashes, video["scripts"], hotwords, parsed.brand.palette, parsed.brand.font,
+                         style.model_dump())
 
     cached = find_cached(context, object_store, campaign_db, "captions", inputs)
     if cached is not None:
-        burned = {rec.language: rec.key for rec in cached if rec.key.endswith(CAPTION_FILES["burned"])}
+        burned = {lang: caption_key(campaign_id, lang, "burned") for lang in formats}
         return dg.Output({"captioned_videos": burned}, metadata=cached_metadata(object_store, cached, campaign_id))
 
     records, burned, quality = [], {}, {}
     with tempfile.TemporaryDirectory(prefix="sparklio-captions-") as tmp:
-        for language, key in video["videos"].items():
+        for language, keys in formats.items():
             work = Path(tmp) / language
             work.mkdir()
-            source = object_store.download(key, work / "video.mp4")
-            result = caption_video(
-                source, work, transcriber=transcriber, language=language, script=video["scripts"][language],
-                hotwords=hotwords, font_family=parsed.brand.font,
-                primary_hex=parsed.brand.palette[2] if len(parsed.brand.palette) > 2 else "#FFFFFF",
-                highlight_hex=parsed.brand.palette[1],
-            )
+            with_layouts = {}
+            for name, key in keys.items():
+                local = object_store.download(key, work / f"video-{name}.mp4")
+                screen = json.loads(object_store.get_bytes(screen_text_key(campaign_id, language, name)))
+                with_layouts[name] = (local, VideoLayout.from_dict(screen))
+            primary = next(iter(with_layouts.values()))[0]
+            try:
+                result = caption_video(
+                    primary, work, transcriber=transcriber, language=language, script=video["scripts"][language],
+                    hotwords=hotwords, font_family=parsed.brand.font, primary_hex=style.primary,
+                    highlight_hex=style.highlight or parsed.brand.palette[1], outline_hex=style.outline,
+                    preset=style.preset, position=style.position, formats=with_layouts, size_scale=style.size / 64,
+                )
+            except CaptionLayoutError as exc:
+                raise dg.Failure(description=f"captions {language}: {exc}", allow_retries=False) from None
             for kind, path in result.files.items():
-                stored = object_store.put_file(caption_key(campaign_id, language, kind), path)
-                records.append(output_record(stored, "captions", language=language, channel="shorts"))
-                if kind == "burned":
+                kind, _, name = kind.partition(":")
+                stored = object_store.put_file(caption_key(campaign_id, language, kind, name or "9x16"), path)
+                records.append(output_record(stored, "captions", language=language,
+                                             channel="shorts" if kind not in FORMAT_CAPTION_KINDS else name))
+                if kind == "burned" and name == next(iter(keys)):
                     burned[language] = stored.key
             quality[language] = {
                 "coverage": round(result.coverage, 3),
