@@ -37,14 +37,14 @@ from resources.speech import LocalSpeechResource  # noqa: E402
 from sparklio_pipelines.content.fonts import find_font  # noqa: E402
 from sparklio_pipelines.content.media import ffmpeg_bin, probe, summarize  # noqa: E402
 from sparklio_pipelines.content.video.formats import FORMATS  # noqa: E402
-from sparklio_pipelines.content.video.render import (  # noqa: E402
+from sparklio_pipelines.content.video.mix import MusicInput
+from sparklio_pipelines.content.video.render import (
     CROSSFADE_S,
     FPS,
     HEIGHT,
     WIDTH,
     ZOOM_RANGE,
     FormatJob,
-    MusicInput,
     render_formats,
 )
 

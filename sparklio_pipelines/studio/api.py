@@ -11,7 +11,8 @@ from starlette.concurrency import run_in_threadpool
 from sparklio_pipelines.content.brief.schema import MAX_BRIEF_BYTES
 from sparklio_pipelines.defs.links import media_path
 from sparklio_pipelines.studio.auth import Principal, current_principal
-from sparklio_pipelines.studio.service import CAMPAIGN_ASSETS, Studio, StudioError
+from sparklio_pipelines.studio.errors import StudioError
+from sparklio_pipelines.studio.service import CAMPAIGN_ASSETS, Studio
 
 router = APIRouter(prefix="/api", tags=["campaigns"], dependencies=[Depends(current_principal)])
 YAML_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml")

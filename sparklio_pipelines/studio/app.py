@@ -29,7 +29,8 @@ from sparklio_pipelines.studio.auth import (
     current_principal,
 )
 from sparklio_pipelines.studio.dagster_client import DagsterClient, DagsterUnavailable
-from sparklio_pipelines.studio.service import Studio, StudioError
+from sparklio_pipelines.studio.errors import StudioError
+from sparklio_pipelines.studio.service import Studio
 from sparklio_pipelines.studio.store import StudioStore
 
 HERE = Path(__file__).parent

@@ -26,14 +26,14 @@ from sparklio_pipelines.studio.auth import (
     current_principal,
     start_session,
 )
+from sparklio_pipelines.studio.errors import StudioError
+from sparklio_pipelines.studio.forms import brand_kit_names
 from sparklio_pipelines.studio.media import media_response
 from sparklio_pipelines.studio.service import (
     CAMPAIGN_ASSETS,
     MAX_PHOTO_BYTES,
     UPLOAD_FIELDS,
     Studio,
-    StudioError,
-    brand_kit_names,
 )
 
 router = APIRouter(include_in_schema=False)

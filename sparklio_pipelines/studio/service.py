@@ -7,7 +7,6 @@ copy limits); the Studio adds only the HTTP surfaces around them.
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import threading
@@ -17,9 +16,9 @@ from dataclasses import dataclass
 
 from resources.database import CampaignDatabaseResource, OutputRecord
 from resources.object_store import ObjectStoreResource
-from sparklio_common.keys import campaign_key, sanitize_name
-from sparklio_pipelines.campaigns.briefs import MAX_PHOTO_BYTES, store_brief
-from sparklio_pipelines.content.brief.brand_kits import brands_dir, load_brand_kit
+from sparklio_common.keys import campaign_key
+from sparklio_pipelines.campaigns.briefs import store_brief
+from sparklio_pipelines.content.brief.brand_kits import load_brand_kit
 from sparklio_pipelines.content.brief.parse import parse_brief_bytes, parse_brief_data
 from sparklio_pipelines.content.brief.schema import (
     CHANNELS,
@@ -27,12 +26,14 @@ from sparklio_pipelines.content.brief.schema import (
     Brief,
     BriefError,
 )
-from sparklio_pipelines.content.channels import channel_limits
+from sparklio_pipelines.studio.copy_rules import copy_problems, field_counts, slug_ok
 from sparklio_pipelines.studio.dagster_client import (
     DagsterClient,
     RunEvents,
     RunSummary,
 )
+from sparklio_pipelines.studio.errors import StudioError, not_found
+from sparklio_pipelines.studio.forms import image_extension, set_path
 from sparklio_pipelines.studio.store import StudioStore
 
 CAMPAIGN_ASSETS = ("brief", "copy", "image", "video", "captions", "campaign_bundle")
@@ -47,52 +48,9 @@ UPLOAD_FIELDS = {  # form/API field -> (brief field, object stem)
     "product_photo": ("product_photo", "product-photo"),
     "style_reference": ("brand.style_reference_path", "style-reference"),
 }
-IMAGE_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
 RUNS_CACHE_SECONDS = 2.0  # the list and review pages poll; Dagster is asked at most this often
 RECENT_RUNS = 300
 MAX_REASON_CHARS = 500
-
-
-class StudioError(ValueError):
-    """A refusal in words: `problems` are (field, message) pairs, `status` the HTTP status."""
-
-    def __init__(self, problems: list[tuple[str, str]], status: int = 422):
-        self.problems, self.status = problems, status
-        super().__init__("; ".join(f"{f}: {m}" for f, m in problems))
-
-
-def not_found(what: str) -> StudioError:
-    return StudioError([("(path)", f"{what} not found")], 404)
-
-
-def image_extension(field: str, filename: str, data: bytes) -> str:
-    """The upload's extension from its content (PNG/JPEG/WebP, at most 15 MB); StudioError otherwise."""
-    from PIL import Image, UnidentifiedImageError
-
-    limit_mb = MAX_PHOTO_BYTES // (1024 * 1024)
-    if len(data) > MAX_PHOTO_BYTES:
-        raise StudioError([(field, f"{sanitize_name(filename)} is {len(data) / 1e6:.1f} MB; at most {limit_mb} MB")], 413)
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            kind = image.format
-            image.verify()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError):
-        kind = None
-    if kind not in IMAGE_FORMATS:
-        raise StudioError([(field, f"{sanitize_name(filename)} is not a PNG, JPEG or WebP image")])
-    return IMAGE_FORMATS[kind]
-
-
-def brand_kit_names() -> list[str]:
-    return sorted(p.stem for p in brands_dir().glob("*.yaml"))
-
-
-def _set_path(data: dict, dotted: str, value) -> None:
-    head, _, rest = dotted.partition(".")
-    if rest:
-        _set_path(data.setdefault(head, {}), rest, value)
-    else:
-        data[head] = value
 
 
 @dataclass
@@ -146,8 +104,8 @@ class Studio:
                 problems += exc.problems
                 continue
             files[target] = (stem + ext, content)
-            if _slug_ok(campaign_id):  # otherwise the brief is refused for its campaign_id anyway
-                _set_path(data, target, campaign_key(campaign_id, "input", stem + ext))
+            if slug_ok(campaign_id):  # otherwise the brief is refused for its campaign_id anyway
+                set_path(data, target, campaign_key(campaign_id, "input", stem + ext))
         try:
             brief = parse_brief_data(data)
         except BriefError as exc:
@@ -175,7 +133,7 @@ class Studio:
         """An input image for a brief sent through the API; returns the key the brief then names."""
         if field not in UPLOAD_FIELDS:
             raise StudioError([("kind", f"must be one of {sorted(UPLOAD_FIELDS)}")])
-        if not _slug_ok(campaign_id):
+        if not slug_ok(campaign_id):
             raise StudioError([("campaign_id", "must be a lowercase slug of letters, digits and '-'")])
         target, stem = UPLOAD_FIELDS[field]
         ext = image_extension(target, filename, content)
@@ -198,7 +156,7 @@ class Studio:
     # reading campaigns ---------------------------------------------------------------------------
 
     def brief(self, campaign_id: str) -> Brief:
-        if not _slug_ok(campaign_id):
+        if not slug_ok(campaign_id):
             raise not_found(f"campaign {campaign_id!r}")
         row = self.db.get_campaign(campaign_id)
         if row is None:
@@ -377,7 +335,7 @@ class Studio:
                     "variant": variant.variant,
                     "fields": {k: v for k, v in variant.model_dump().items() if k not in ("channel", "variant")},
                     "counts": field_counts(channel, language, variant_texts(variant)),
-                    "problems": _problems_of(deck),
+                    "problems": copy_problems(deck),
                     "revision": rev["revision"] if rev else None,
                 })
             view.setdefault(language, {})[channel] = items
@@ -402,7 +360,7 @@ class Studio:
         deck = CopyDeck(campaign_id=campaign_id, model="", seed=0, languages={language: {channel: [revised]}},
                         banned_words={language: brief.brand.banned_for(language)},
                         required_terms={language: brief.brand.required_for(language)})
-        problems = _problems_of(deck, brief)
+        problems = copy_problems(deck, brief)
         if problems:
             raise StudioError([(p.split(":", 1)[0], p.split(":", 1)[1].strip()) for p in problems])
         fields = {k: v for k, v in revised.model_dump().items() if k in editable}
@@ -477,40 +435,3 @@ class Studio:
             hit["similarity"] = round(float(hit["similarity"]), 4)
             hit["links"] = links.get(campaign_id, [])
         return hits
-
-
-def _slug_ok(value: str) -> bool:
-    from sparklio_pipelines.content.brief.schema import SLUG_RE
-
-    return bool(SLUG_RE.match(value or ""))
-
-
-def _problems_of(deck, brief=None) -> list[str]:
-    """What generated copy is held to: limits, banned words, required terms, and (with the brief) claims."""
-    from sparklio_pipelines.content.copy.claims import claims_problems
-    from sparklio_pipelines.content.copy.limits import limit_problems
-
-    return limit_problems(deck) + (claims_problems(deck, brief) if brief is not None else [])
-
-
-def field_counts(channel: str, language: str, texts: dict[str, str]) -> dict[str, dict]:
-    """Each text field's length against its channel limit, measured as the copy step measures it."""
-    from sparklio_pipelines.content.channels import word_count
-    from sparklio_pipelines.content.copy.limits import x_weighted_length
-
-    limits = channel_limits(channel, language)
-    counts = {}
-    for name, text in texts.items():
-        if name.startswith("headline["):
-            limit_max, limit_min, words = limits.headline_max_chars or 40, 1, None
-        else:
-            limit = limits.fields["caption" if name == "post" else name]
-            limit_max, limit_min = limit.max_chars, limit.min_chars
-            words = (limit.min_words, limit.max_words) if limit.min_words or limit.max_words else None
-        length = x_weighted_length(text) if channel == "x" else len(text)
-        entry = {"chars": length, "max": limit_max, "min": limit_min, "over": not limit_min <= length <= limit_max}
-        if words:
-            entry.update(words=word_count(text), min_words=words[0], max_words=words[1])
-            entry["over"] = entry["over"] or not (words[0] or 0) <= entry["words"] <= (words[1] or 10**6)
-        counts[name] = entry
-    return counts

@@ -150,7 +150,11 @@ def plant_story_captions(store, db, campaign_id, cue_y: int | None):
     from sparklio_common.model_io import Word
     from sparklio_pipelines.content.captions.cues import Cue
     from sparklio_pipelines.content.captions.formats import to_ass
-    from sparklio_pipelines.content.captions.placement import Placement, caption_pad, place_cues
+    from sparklio_pipelines.content.captions.placement import (
+        Placement,
+        caption_pad,
+        place_cues,
+    )
     from sparklio_pipelines.content.video.formats import FORMATS
     from sparklio_pipelines.content.video.timeline import ScreenText, VideoLayout
 

@@ -10,7 +10,11 @@ from sparklio_common.model_io import Word
 from sparklio_pipelines.content.brief.schema import CaptionStyle
 from sparklio_pipelines.content.captions.burn_in import burn_in
 from sparklio_pipelines.content.captions.cues import Cue
-from sparklio_pipelines.content.captions.formats import CAPTION_PRESETS, parse_ass_events, to_ass
+from sparklio_pipelines.content.captions.formats import (
+    CAPTION_PRESETS,
+    parse_ass_events,
+    to_ass,
+)
 from sparklio_pipelines.content.captions.placement import (
     CaptionLayoutError,
     caption_box,
@@ -21,7 +25,11 @@ from sparklio_pipelines.content.captions.placement import (
 from sparklio_pipelines.content.fonts import DEFAULT_FAMILY, find_font
 from sparklio_pipelines.content.media import ffmpeg_bin, probe, summarize
 from sparklio_pipelines.content.video.formats import FORMATS
-from sparklio_pipelines.content.video.timeline import ScreenText, VideoLayout, boxes_overlap
+from sparklio_pipelines.content.video.timeline import (
+    ScreenText,
+    VideoLayout,
+    boxes_overlap,
+)
 
 WORDS = [Word("Meet", 0.5, 0.8, 1.0), Word("Lumi", 0.85, 1.2, 1.0), Word("Glow", 1.25, 1.7, 1.0),
          Word("serum", 1.8, 2.3, 1.0)]

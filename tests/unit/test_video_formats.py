@@ -24,13 +24,9 @@ from sparklio_pipelines.content.video.audio import (
     measure_loudness,
 )
 from sparklio_pipelines.content.video.formats import FORMATS, formats_for_channels
-from sparklio_pipelines.content.video.render import (
-    FormatJob,
-    HeadlineFitError,
-    MusicInput,
-    render_formats,
-    wrap_headline,
-)
+from sparklio_pipelines.content.video.headlines import HeadlineFitError, wrap_headline
+from sparklio_pipelines.content.video.mix import MusicInput
+from sparklio_pipelines.content.video.render import FormatJob, render_formats
 from sparklio_pipelines.content.video.timeline import boxes_overlap
 
 SCRIPT = ("Meet Lumi Glow. Brighter-looking skin in fourteen days. Fifteen percent vitamin C, "

@@ -18,14 +18,14 @@ from PIL import Image, ImageDraw
 from resources.speech import LocalSpeechResource, SpeechError, SpeechResult
 from sparklio_pipelines.content.fonts import find_font
 from sparklio_pipelines.content.media import MediaError, ffmpeg_bin, probe, summarize
+from sparklio_pipelines.content.video.headlines import wrap_headline
+from sparklio_pipelines.content.video.mix import tempo_factors
 from sparklio_pipelines.content.video.render import (
     FPS,
     HEIGHT,
     WIDTH,
     plan_slides,
     render_video,
-    tempo_factors,
-    wrap_headline,
 )
 
 TEST_PRESET = "ultrafast"

@@ -39,10 +39,10 @@ from sparklio_pipelines.content.video.formats import (
     CHANNEL_FORMATS,
     formats_for_channels,
 )
+from sparklio_pipelines.content.video.mix import MusicInput
 from sparklio_pipelines.content.video.render import (
     CLIP_SUFFIXES,
     FormatJob,
-    MusicInput,
     render_formats,
     target_duration,
 )

@@ -12,7 +12,7 @@ from sparklio_pipelines.content import quality
 from sparklio_pipelines.content.media import probe, summarize
 from sparklio_pipelines.content.video.audio import judge_stems, measure_loudness
 from sparklio_pipelines.content.video.formats import FORMATS
-from sparklio_pipelines.content.video.render import LOUDNESS_LUFS, MAX_FADE_S
+from sparklio_pipelines.content.video.mix import LOUDNESS_LUFS, MAX_FADE_S
 from sparklio_pipelines.defs.assets.common import SERVICE_RETRY
 from sparklio_pipelines.defs.assets.video import video
 from sparklio_pipelines.defs.checks.common import WARN, campaign_of, result
