@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from sparklio_common.keys import campaign_key
+from sparklio_pipelines.campaigns.briefs import MAX_PHOTO_BYTES
 from sparklio_pipelines.content.brief.schema import CHANNELS, LANGUAGES, BriefError
 from sparklio_pipelines.studio.api import media_url_for
 from sparklio_pipelines.studio.auth import (
@@ -31,7 +32,6 @@ from sparklio_pipelines.studio.forms import brand_kit_names
 from sparklio_pipelines.studio.media import media_response
 from sparklio_pipelines.studio.service import (
     CAMPAIGN_ASSETS,
-    MAX_PHOTO_BYTES,
     UPLOAD_FIELDS,
     Studio,
 )
