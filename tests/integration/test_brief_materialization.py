@@ -79,7 +79,7 @@ def test_missing_brief_fails_clearly(local_store, campaign_db):
 
 def test_migrations_are_versioned_and_idempotent(campaign_db):
     versions = campaign_db.migrate()
-    assert versions == ["0001_campaigns", "0002_text_embeddings", "0003_embedding_runs"]
+    assert versions == ["0001_campaigns", "0002_text_embeddings", "0003_embedding_runs", "0004_studio"]
     assert campaign_db.migrate() == versions
 
 
