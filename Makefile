@@ -29,11 +29,11 @@ dev: setup
 	@export DAGSTER_HOME=$${DAGSTER_HOME:-$$( $(PY) -c 'from sparklio_pipelines.defs.instance import ensure_dagster_home; print(ensure_dagster_home())')}; \
 	$(VENV)/bin/dagster dev -h 127.0.0.1 -p $(DAGSTER_PORT)
 
-# Sparklio Studio on the embedded default: the Dagster webserver + daemon (`dagster dev`, as `make dev`)
+# Sparklio Studio on the embedded default, with the Dagster webserver and daemon as `make dev` starts them
 # and the Studio on http://127.0.0.1:$(STUDIO_PORT), loopback only. Create a user first:
 #   .venv/bin/sparklio studio user add NAME
 studio: setup
-	@export DAGSTER_HOME=$${DAGSTER_HOME:-$$( $(PY) -c 'from sparklio_pipelines.instance import ensure_dagster_home; print(ensure_dagster_home())')}; \
+	@export DAGSTER_HOME=$${DAGSTER_HOME:-$$( $(PY) -c 'from sparklio_pipelines.defs.instance import ensure_dagster_home; print(ensure_dagster_home())')}; \
 	export SPARKLIO_DAGSTER_URL=$${SPARKLIO_DAGSTER_URL:-http://127.0.0.1:$(DAGSTER_PORT)}; \
 	export SPARKLIO_STUDIO_PORT=$${SPARKLIO_STUDIO_PORT:-$(STUDIO_PORT)}; \
 	export SPARKLIO_STUDIO_URL=$${SPARKLIO_STUDIO_URL:-http://127.0.0.1:$$SPARKLIO_STUDIO_PORT}; \
