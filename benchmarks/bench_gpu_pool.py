@@ -10,7 +10,7 @@ Goal: >= 95% busy, never more than 1 gpu step at a time.
 
 Executors compared (each on a fresh topology):
   default    the product's: steps in the run worker, a blocked gpu step re-checks every
-             SPARKLIO_POOL_POLL_SECONDS and sleeps in between (sparklio_pipelines/in_process_executor.py)
+             SPARKLIO_POOL_POLL_SECONDS and sleeps in between (sparklio_pipelines/defs/dagster_compat/executors.py)
   spawn, forkserver
              Dagster's multiprocess executor as shipped: a process per step, claim back-off 1 s .. 15 s
 Run: .venv/bin/python benchmarks/bench_gpu_pool.py [--campaigns 20] [--ollama-latency 2] [--comfyui-latency 1]
