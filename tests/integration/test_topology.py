@@ -243,7 +243,7 @@ def test_compose_publishes_on_the_bind_address_only_and_requires_every_secret():
             assert ":3000" not in port
     container_port = re.compile(r":(\d+|\$\{DAGSTER_WEBSERVER_PORT:-8002\})$")
     published = {container_port.search(p).group(1) for s in services.values() for p in s.get("ports", [])}
-    assert {"5432", "6379", "9000", "9001", "${DAGSTER_WEBSERVER_PORT:-8002}"} == published
+    assert {"5432", "6379", "9000", "9001", "${DAGSTER_WEBSERVER_PORT:-8002}", "8000"} == published  # 8000: the Studio
     text = (REPO_ROOT / "deploy/mac-mini/docker-compose.yml").read_text()
     for secret in ("POSTGRES_SUPERUSER_PASSWORD", "SPARKLIO_PG_PASSWORD", "DAGSTER_PG_PASSWORD", "REDIS_PASSWORD",
                    "SPARKLIO_S3_SECRET_ACCESS_KEY"):
