@@ -80,8 +80,8 @@ def settings() -> Settings:
         brands_dir=Path(env("SPARKLIO_BRANDS_DIR") or REPO_ROOT / "brands"),
         refresh_cron=env("SPARKLIO_REFRESH_CRON") or "0 9 * * 1",
         timezone=env("SPARKLIO_TIMEZONE") or "Asia/Seoul",
-        max_video_mb=_number("SPARKLIO_MAX_VIDEO_MB", 500, 1, 100_000),
-        max_video_seconds=_number("SPARKLIO_MAX_VIDEO_SECONDS", 600, 1, 86_400),
+        max_video_mb=_number("SPARKLIO_MAX_VIDEO_MB", 500, 0.001, 100_000),
+        max_video_seconds=_number("SPARKLIO_MAX_VIDEO_SECONDS", 600, 0.1, 86_400),
         retry_delay_s=seconds_from_env("SPARKLIO_RETRY_DELAY_SECONDS", 2.0, 0, 3600),
         # below 0.1 s it is a busy loop on the database; 15 s is Dagster's own cap
         pool_poll_s=seconds_from_env("SPARKLIO_POOL_POLL_SECONDS", 0.5, 0.1, 15),

@@ -249,7 +249,7 @@ def test_compose_publishes_on_the_bind_address_only_and_requires_every_secret():
                    "SPARKLIO_S3_SECRET_ACCESS_KEY"):
         uses = re.findall(r"\$\{" + secret + r"(:\?|:-|\})", text)
         assert uses and set(uses) == {":?"}, f"{secret} must be required (${{{secret}:?...}}), not defaulted"
-    assert set(compose["volumes"]) == {"postgres-data", "redis-data", "minio-data"}
+    assert set(compose["volumes"]) == {"postgres-data", "redis-data", "minio-data", "studio-data"}
 
 
 def test_control_plane_image_runs_the_dagster_release_pyproject_pins():
