@@ -147,7 +147,7 @@ def test_bed_ducks_while_the_voice_speaks(rendered):
     report = judge_stems(result.stems_path)
     bed_voiced = np.median([s["bed_db"] for s in report.spans])
     bed_pauses = np.median([p["bed_db"] for p in report.pauses])
-    assert bed_pauses - bed_voiced >= 4  # sidechaincompress pulls it down under speech
+    assert bed_pauses - bed_voiced >= 4, (bed_pauses, bed_voiced)  # sidechaincompress pulls it down under speech
 
 
 def test_a_bed_as_loud_as_the_voice_is_caught(rendered, tmp_path):

@@ -24,15 +24,18 @@ def _union(intervals: list[tuple[float, float]]) -> list[tuple[float, float]]:
 
 
 def voiced_intervals(
-    media: Path, *, frame_s: float = 0.02, threshold_db: float = -35.0, min_gap_s: float = 0.2
+    media: Path, *, frame_s: float = 0.02, threshold_db: float = -35.0, min_gap_s: float = 0.2,
+    channel: int | None = None,
 ) -> list[tuple[float, float]]:
     """Where the audio is voiced, by frame energy relative to the loudest frame.
 
     Independent of the recogniser, so cue coverage can be checked against the audio itself
-    (clean TTS voiceovers have no background noise to confuse an energy detector).
+    (clean TTS voiceovers have no background noise to confuse an energy detector). `channel`: measure
+    that channel alone (the voice of a voice/bed stems file: a music bed would read as speech).
     """
     rate = 16000
-    cmd = [ffmpeg_bin(), "-nostdin", "-v", "error", "-i", str(media), "-vn", "-ac", "1", "-ar", str(rate), "-f", "s16le", "-"]
+    mono = ["-af", f"pan=mono|c0=c{channel}"] if channel is not None else ["-ac", "1"]
+    cmd = [ffmpeg_bin(), "-nostdin", "-v", "error", "-i", str(media), "-vn", *mono, "-ar", str(rate), "-f", "s16le", "-"]
     result = subprocess.run(cmd, capture_output=True, check=False)
     if result.returncode != 0:
         tail = result.stderr.decode(errors="replace").strip().splitlines()[-3:]

@@ -9,7 +9,7 @@ import dagster as dg
 
 from resources.database import CampaignDatabaseResource
 from resources.object_store import ObjectStoreResource
-from sparklio_common.keys import caption_key, screen_text_key
+from sparklio_common.keys import caption_key, screen_text_key, stems_key
 from sparklio_common.model_io import Word
 from sparklio_pipelines.content import quality
 from sparklio_pipelines.content.captions.formats import parse_ass_events
@@ -53,8 +53,13 @@ def judge_captions_cover_speech(
     problems, coverage = [], {}
     with tempfile.TemporaryDirectory() as tmp:
         for language, cues, _, video_key in caption_sets(object_store, campaign_db, campaign_id):
-            local = object_store.download(video_key, Path(tmp) / f"{language}.mp4")
-            speech = [Word("", a, b, 1.0) for a, b in voiced_intervals(local)]
+            # the voice alone where the render kept it (stems): under a music bed the mix is never silent
+            stems = stems_key(campaign_id, language)
+            if object_store.exists(stems):
+                intervals = voiced_intervals(object_store.download(stems, Path(tmp) / f"{language}.wav"), channel=0)
+            else:
+                intervals = voiced_intervals(object_store.download(video_key, Path(tmp) / f"{language}.mp4"))
+            speech = [Word("", a, b, 1.0) for a, b in intervals]
             coverage[language] = round(speech_coverage(speech, cues), 3)
             if coverage[language] < 0.9:
                 problems.append(f"{language}: captions cover {coverage[language]:.0%} of the speech, need 90%")
