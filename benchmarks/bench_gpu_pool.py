@@ -67,11 +67,12 @@ def backfill(executor: str, args, dsn: str, seaweed_endpoint: str, state: Path) 
     from sparklio_pipelines.defs.partitions import submit_brief
     from tests.support.briefs import sample_brief
     from tests.support.fake_comfyui import FakeComfyUI
+    from tests.support.fake_copywriter import Copywriter
     from tests.support.fake_ollama import FakeOllama
     from tests.support.topology import LoopbackTopology, step_windows
 
     bucket = f"bench-gpu-pool-{executor}"
-    with FakeOllama() as ollama, FakeComfyUI() as comfyui:
+    with FakeOllama(responder=Copywriter()) as ollama, FakeComfyUI() as comfyui:
         ollama.latency = args.ollama_latency
         comfyui.latency_seconds = args.comfyui_latency
         desktop_env = {"DATABASE_URL": dsn, "OLLAMA_HOST": ollama.url, "COMFYUI_URL": comfyui.url,

@@ -10,6 +10,7 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -51,13 +52,33 @@ def check_json_reply(reply: str, schema: dict) -> tuple[Any | None, str | None]:
 
 
 class LLMResource(ConfigurableResource):
-    """Text generation. Subclasses implement `_complete`; `generate` adds schema checks and re-asks."""
+    """Text generation. Subclasses implement `_complete`; `generate` adds schema checks and re-asks.
+
+    `writing_strategy` says how the copy step prompts the model: "completion" (a base model:
+    few-shot lines) or "chat" (an instruct model: system and user messages, a JSON-schema reply).
+    Chat backends also implement `_chat`.
+    """
 
     max_json_retries: int = 2
 
     @property
     def model_label(self) -> str:
         raise NotImplementedError
+
+    @property
+    def writing_strategy(self) -> str:
+        return "completion"
+
+    @property
+    def final_model_name(self) -> str:
+        """The model of the final pass (the draft model where the backend has one model)."""
+        return self.model_label
+
+    def _chat(
+        self, messages: list[dict[str, str]], schema: dict, *, max_tokens: int, temperature: float,
+        seed: int | None, final: bool,
+    ) -> tuple[str, LLMCall]:
+        raise LLMError(f"{self.model_label} is a completion model: it has no chat API")
 
     def _complete(
         self,
@@ -103,20 +124,38 @@ class LLMResource(ConfigurableResource):
             )
             return LLMResult(text=text, data=None, call=call)
 
+        return self._schema_valid(schema, seed, lambda attempt_seed: self._complete(
+            prompt, schema, max_tokens=max_tokens, temperature=temperature, seed=attempt_seed, stop=stop,
+            **pass_kwargs,
+        ))
+
+    def chat(
+        self,
+        messages: list[dict[str, str]],
+        schema: dict,
+        *,
+        max_tokens: int = 1024,
+        temperature: float = 0.7,
+        seed: int | None = None,
+        final: bool = False,
+    ) -> LLMResult:
+        """One chat turn whose reply is JSON valid against `schema`, or LLMOutputError.
+
+        An invalid reply is asked again with another seed (the same seed gives the same reply);
+        whether the content keeps the rules is the caller's business.
+        """
+        return self._schema_valid(schema, seed, lambda attempt_seed: self._chat(
+            messages, schema, max_tokens=max_tokens, temperature=temperature, seed=attempt_seed, final=final,
+        ))
+
+    def _schema_valid(self, schema: dict, seed: int | None,
+                      send: Callable[[int | None], tuple[str, LLMCall]]) -> LLMResult:
+        """`send` until the reply is JSON valid against `schema`, at most 1 + max_json_retries times."""
         calls: list[LLMCall] = []
         reply, reason = "", "no reply"
         for attempt in range(self.max_json_retries + 1):
             # A re-ask changes the seed: the same seed would give the same broken reply.
-            attempt_seed = None if seed is None else seed + attempt * 7919
-            reply, call = self._complete(
-                prompt,
-                schema,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                seed=attempt_seed,
-                stop=stop,
-                **pass_kwargs,
-            )
+            reply, call = send(None if seed is None else seed + attempt * 7919)
             calls.append(call)
             data, reason = check_json_reply(reply, schema)
             if reason is None:

@@ -1,9 +1,11 @@
 """The production LLM backend: Ollama on the GPU desktop, through the `ollama` Python client.
 
-Same interface as the embedded model (`generate` / `release` / `model_label`). A schema is sent as
-Ollama's `format=<json schema>`; the base class still validates every reply and re-asks, because a
-reply cut short by `num_predict` is not valid JSON even under a grammar. A draft pass uses the
-smaller `draft_model`, `generate(..., final=True)` the larger `final_model`.
+Same interface as the embedded model (`generate` / `release` / `model_label`), plus `chat`: the
+models are instruct models, so the copy step writes with system and user messages (`/api/chat`).
+A schema is sent as Ollama's `format=<json schema>`; the base class still validates every reply and
+re-asks, because a reply cut short by `num_predict` is not valid JSON even under a grammar. A draft
+pass uses the smaller `draft_model`, `final=True` the larger `final_model`. Both are looked up in
+`/api/tags` before the first request, so a model that is not pulled fails with the command to pull it.
 
 Failures are split for the step's retry logic: an unreachable, slow or overloaded server is
 transient; a missing model or a rejected request is permanent and says what to do.
@@ -56,17 +58,22 @@ def ns_to_seconds(ns: int | None) -> float | None:
 
 
 class OllamaLLMResource(LLMResource):
-    """Ollama `POST /api/generate` on the GPU desktop; JSON-schema replies via `format`."""
+    """Ollama on the GPU desktop: `POST /api/chat` for copy (JSON-schema replies via `format`),
+    `/api/generate` for plain completions."""
 
     host: str = Field(default="", description="Ollama URL (OLLAMA_HOST); empty: the ollama client reads $OLLAMA_HOST")
     draft_model: str = Field(default="qwen2.5:7b", description="model for draft passes (pulled on the Ollama host)")
     final_model: str = Field(default="qwen2.5:14b", description="model for generate(..., final=True)")
     timeout_seconds: int = Field(default=180, description="per request: connect, and each read (seconds)")
     keep_alive: str = Field(default="5m", description="how long Ollama keeps a model loaded between calls")
+    context_tokens: int = Field(
+        default=16384, description="num_ctx: Ollama's 2048-token default cannot hold a brief, the rules and a whole deck",
+    )
 
     _client: Any = PrivateAttr(default=None)
     _used: dict = PrivateAttr(default_factory=dict)  # models to unload on release(), in order of first use
     _lock: Any = PrivateAttr(default_factory=threading.Lock)
+    _models_checked: bool = PrivateAttr(default=False)
 
     @property
     def model_label(self) -> str:
@@ -120,6 +127,23 @@ class OllamaLLMResource(LLMResource):
         except (json.JSONDecodeError, pydantic.ValidationError) as exc:  # a truncated or garbled HTTP body
             raise OllamaUnavailableError(self.service, f"malformed reply from {model!r}: {exc}") from exc
 
+    @property
+    def writing_strategy(self) -> str:
+        return "chat"  # qwen2.5 and its kind are instruct models
+
+    @property
+    def final_model_name(self) -> str:
+        return self.final_model
+
+    def _options(self, max_tokens: int, temperature: float, seed: int | None,
+                 stop: list[str] | None = None) -> dict[str, Any]:
+        options: dict[str, Any] = {"num_ctx": self.context_tokens, "num_predict": max_tokens, "temperature": temperature}
+        if seed is not None:
+            options["seed"] = seed
+        if stop:
+            options["stop"] = list(stop)
+        return options
+
     def _complete(
         self,
         prompt: str,
@@ -132,42 +156,63 @@ class OllamaLLMResource(LLMResource):
         final: bool = False,
     ) -> tuple[str, LLMCall]:
         model = self.final_model if final else self.draft_model
-        options: dict[str, Any] = {"num_predict": max_tokens, "temperature": temperature}
-        if seed is not None:
-            options["seed"] = seed
-        if stop:
-            options["stop"] = list(stop)
+        options = self._options(max_tokens, temperature, seed, stop)
+        reply, call = self._infer(model, lambda client: client.generate(
+            model=model, prompt=prompt, format=schema, options=options, keep_alive=self.keep_alive, stream=False,
+        ))
+        return reply.response or "", call
+
+    def _chat(
+        self, messages: list[dict[str, str]], schema: dict, *, max_tokens: int, temperature: float,
+        seed: int | None, final: bool,
+    ) -> tuple[str, LLMCall]:
+        model = self.final_model if final else self.draft_model
+        options = self._options(max_tokens, temperature, seed)
+        reply, call = self._infer(model, lambda client: client.chat(
+            model=model, messages=messages, format=schema, options=options, keep_alive=self.keep_alive, stream=False,
+        ))
+        return reply.message.content or "", call
+
+    def check_models(self) -> None:
+        """Ask `/api/tags` once whether both models are pulled: a missing one fails before any writing,
+        with the `ollama pull` command that fixes it."""
+        with self._lock:
+            if self._models_checked:
+                return
+        listed = self._request(self.draft_model, lambda client: client.list())
+        names = {m.model for m in listed.models if m.model}
+        names |= {n.removesuffix(":latest") for n in names}
+        for model in dict.fromkeys([self.draft_model, self.final_model]):
+            if model not in names:
+                raise OllamaModelMissingError(
+                    self.service, f"model {model!r} is not pulled: run `ollama pull {model}` on the GPU desktop", model,
+                )
+        with self._lock:
+            self._models_checked = True
+
+    def _infer(self, model: str, send: Callable[[Any], T]) -> tuple[T, LLMCall]:
+        """One inference request, timed; the model is remembered so release() unloads it."""
+        self.check_models()
         with self._lock:
             self._used.setdefault(model, None)
         started = time.perf_counter()
         try:
-            reply = self._request(
-                model,
-                lambda client: client.generate(
-                    model=model,
-                    prompt=prompt,
-                    format=schema,
-                    options=options,
-                    keep_alive=self.keep_alive,
-                    stream=False,
-                ),
-            )
+            reply: Any = self._request(model, send)
         except OllamaModelMissingError:
             with self._lock:
                 self._used.pop(model, None)  # nothing was loaded: nothing to unload
             raise
-        seconds = time.perf_counter() - started
         call = LLMCall(
             model=model,
             prompt_tokens=int(reply.prompt_eval_count or 0),
             output_tokens=int(reply.eval_count or 0),
-            seconds=round(seconds, 3),
+            seconds=round(time.perf_counter() - started, 3),
             total_seconds=ns_to_seconds(reply.total_duration),
             load_seconds=ns_to_seconds(reply.load_duration),
             prompt_eval_seconds=ns_to_seconds(reply.prompt_eval_duration),
             eval_seconds=ns_to_seconds(reply.eval_duration),
         )
-        return reply.response or "", call
+        return reply, call
 
     def release(self) -> None:
         """Unload every model this resource used (keep_alive=0), so the GPU is free for the next step.
@@ -179,7 +224,8 @@ class OllamaLLMResource(LLMResource):
             models = list(self._used)
         for model in models:
             try:
-                self._request(model, lambda client, m=model: client.generate(model=m, keep_alive=0))
+                # Ollama's documented unload: an empty chat with keep_alive 0.
+                self._request(model, lambda client, m=model: client.chat(model=m, messages=[], keep_alive=0))
             except ServiceError as exc:
                 log.warning("could not unload %s: %s", model, exc)
                 continue

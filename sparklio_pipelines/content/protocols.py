@@ -12,10 +12,17 @@ from sparklio_common.model_io import LLMResult, Transcript
 
 
 class TextGenerator(Protocol):
-    """A language model that completes a prompt (the embedded base model, Ollama, ...)."""
+    """A language model that completes a prompt (the embedded base model, Ollama, ...).
+
+    `writing_strategy` is "completion" for a base model, "chat" for an instruct model, which also
+    answers `chat` (see content/copy/chat.py's ChatModel).
+    """
 
     @property
     def model_label(self) -> str: ...
+
+    @property
+    def writing_strategy(self) -> str: ...
 
     def generate(self, prompt: str, schema: dict[str, Any] | None = None, *, max_tokens: int = ...,
                  temperature: float = ..., seed: int | None = None, stop: list[str] | None = None,

@@ -95,14 +95,22 @@ def hashtag_problems(deck: CopyDeck, limit: int = 30) -> list[str]:
     return problems
 
 
+def wrong_language(language: str, text: str) -> str | None:
+    """Why `text` is not in `language`, judged by its Hangul letters; None when it is."""
+    ratio = hangul_ratio(text)
+    if language == "ko" and ratio < KO_MIN_HANGUL_RATIO:
+        return f"only {ratio:.0%} Hangul letters"
+    if language == "en" and ratio > EN_MAX_HANGUL_RATIO:
+        return f"{ratio:.0%} Hangul letters in English copy"
+    return None
+
+
 def language_problems(deck: CopyDeck) -> list[str]:
     problems = []
     for language, channel, variant in iter_variants(deck):
-        ratio = hangul_ratio(main_text(variant))
-        if language == "ko" and ratio < KO_MIN_HANGUL_RATIO:
-            problems.append(f"ko/{channel}/{variant.variant}: only {ratio:.0%} Hangul letters")
-        if language == "en" and ratio > EN_MAX_HANGUL_RATIO:
-            problems.append(f"en/{channel}/{variant.variant}: {ratio:.0%} Hangul letters in English copy")
+        fault = wrong_language(language, main_text(variant))
+        if fault:
+            problems.append(f"{language}/{channel}/{variant.variant}: {fault}")
     return problems
 
 

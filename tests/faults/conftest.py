@@ -42,9 +42,10 @@ def fault_s3():
 
 @pytest.fixture()
 def ollama():
+    from tests.support.fake_copywriter import Copywriter
     from tests.support.fake_ollama import FakeOllama
 
-    server = FakeOllama().start()
+    server = FakeOllama(responder=Copywriter()).start()
     yield server
     server.stop()
 

@@ -84,10 +84,11 @@ def machine_deployment(workdir: Path):
     from resources.database import CampaignDatabaseResource
     from resources.object_store import S3ObjectStoreResource
     from tests.support.fake_comfyui import FakeComfyUI
+    from tests.support.fake_copywriter import Copywriter
     from tests.support.fake_ollama import FakeOllama
 
     bucket = f"machines-{uuid.uuid4().hex[:8]}"
-    with MacMiniServers(workdir) as servers, FakeOllama() as ollama, FakeComfyUI() as comfyui, \
+    with MacMiniServers(workdir) as servers, FakeOllama(responder=Copywriter()) as ollama, FakeComfyUI() as comfyui, \
             contextlib.ExitStack() as stack:
         postgres_dsn, s3_endpoint = servers.dsn, servers.s3.endpoint
         store = S3ObjectStoreResource(endpoint_url=s3_endpoint, bucket=bucket, access_key_id="test",

@@ -163,12 +163,12 @@ def test_ollama_goes_down_mid_backfill_then_recovers(product_env, scenario_io, i
 
     first = run(record, instance, campaigns[0])
     assert first.success
-    per_campaign = ollama.count("/api/generate")
+    per_campaign = ollama.count("/api/chat")
     went_down = threading.Event()
     answer = ollama.responder
 
     def dies_mid_reply(body: dict) -> str:
-        if ollama.count("/api/generate") >= per_campaign + 2 and not went_down.is_set():
+        if ollama.count("/api/chat") >= per_campaign + 2 and not went_down.is_set():
             went_down.set()
             ollama.refuse_connections()  # closes this request's socket too: the reply never arrives
         return answer(body)

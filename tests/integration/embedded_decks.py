@@ -19,7 +19,7 @@ from sparklio_pipelines.content.brief.schema import Brief
 from sparklio_pipelines.content.copy.claims import claims_problems
 from sparklio_pipelines.content.copy.limits import limit_problems
 from sparklio_pipelines.content.copy.schemas import CopyDeck
-from sparklio_pipelines.content.copy.writer import generate_copy
+from sparklio_pipelines.content.copy.generate import generate_copy
 from sparklio_pipelines.content.quality import iter_variants, variant_texts
 
 BRIEFS = Path(__file__).resolve().parents[2] / "examples" / "briefs"

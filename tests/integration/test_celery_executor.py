@@ -241,9 +241,10 @@ def campaign_run(cluster, postgres_dsn):
     from resources.object_store import S3ObjectStoreResource
     from sparklio_pipelines.defs.partitions import submit_brief
     from tests.support.fake_comfyui import FakeComfyUI
+    from tests.support.fake_copywriter import Copywriter
     from tests.support.fake_ollama import FakeOllama
 
-    ollama = FakeOllama().start()
+    ollama = FakeOllama(responder=Copywriter()).start()
     comfyui = FakeComfyUI().start()
     cluster.settings |= {"OLLAMA_HOST": ollama.url, "COMFYUI_URL": comfyui.url}
     started = time.monotonic()

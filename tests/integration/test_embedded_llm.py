@@ -14,7 +14,7 @@ from resources.llm import EmbeddedLLMResource, LLMOutputError, default_gguf_path
 from sparklio_pipelines.content.brief.parse import load_brief
 from sparklio_pipelines.content.copy.claims import claims_problems
 from sparklio_pipelines.content.copy.limits import limit_problems
-from sparklio_pipelines.content.copy.writer import generate_copy
+from sparklio_pipelines.content.copy.generate import generate_copy
 
 BRIEFS = Path(__file__).resolve().parents[2] / "examples" / "briefs"
 

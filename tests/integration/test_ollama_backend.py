@@ -68,7 +68,7 @@ def test_schema_is_sent_as_format_and_reply_is_validated(fake, llm):
     assert body["format"] == HEADLINES
     assert body["stream"] is False
     assert body["keep_alive"] == "5m"
-    assert body["options"] == {"num_predict": 120, "temperature": 0.3, "seed": 11, "stop": ["\n\n"]}
+    assert body["options"] == {"num_ctx": 16384, "num_predict": 120, "temperature": 0.3, "seed": 11, "stop": ["\n\n"]}
 
 
 def test_invalid_json_is_reasked_then_raises_with_raw_reply_and_reason(fake, llm):
@@ -163,9 +163,9 @@ def test_release_unloads_every_model_used(fake, llm):
 
     ps = httpx.get(f"{fake.url}/api/ps").json()
     assert ps == {"models": []}
-    unloads = generate_bodies(fake, with_prompt=False)
+    unloads = fake.bodies("/api/chat")  # Ollama's documented unload: no messages, keep_alive 0
     assert sorted(b["model"] for b in unloads) == sorted([DRAFT, FINAL])
-    assert all(b["keep_alive"] == 0 for b in unloads)
+    assert all(b["keep_alive"] == 0 and b["messages"] == [] for b in unloads)
     # the next call loads the model again
     assert llm.generate("again", max_tokens=4).call.output_tokens > 0
     assert fake.loaded_models() == [DRAFT]
@@ -202,7 +202,16 @@ def test_missing_model_is_permanent_and_says_ollama_pull(fake):
     assert "GPU desktop" in str(err)
     assert err.model == "llama3.2:1b"
     llm.release()
-    assert fake.count("/api/generate") == 1  # nothing was loaded, so nothing to unload
+    # found missing in /api/tags before any inference: nothing was loaded, so nothing to unload
+    assert fake.count("/api/tags") == 1
+    assert fake.count("/api/generate") == fake.count("/api/chat") == 0
+
+
+def test_a_model_deleted_after_the_tags_check_still_says_ollama_pull(fake, llm):
+    llm.generate("hello", max_tokens=4)
+    fake.models.discard(FINAL)  # `ollama rm` on the desktop mid-run
+    with pytest.raises(OllamaModelMissingError, match=f"ollama pull {FINAL}"):
+        llm.generate("polish", max_tokens=4, final=True)
 
 
 def test_server_errors_are_transient_and_the_next_call_succeeds(fake, llm):
@@ -317,6 +326,21 @@ def test_fake_chat_and_bad_requests(fake):
         assert missing.json() == {"error": 'model "nope" not found, try pulling it first'}
         assert http.get("/api/version").json() == {"version": fake.version}
         assert sorted(m["name"] for m in http.get("/api/tags").json()["models"]) == sorted([DRAFT, FINAL])
+
+
+@pytest.mark.parametrize(("body", "error"), [
+    ({"messages": [{"role": "writer", "content": "hi"}]}, "invalid message role 'writer'"),
+    ({"messages": [{"role": "user", "content": ["hi"]}]}, "message content must be a string"),
+    ({"messages": [{"role": "user", "content": "hi", "name": "x"}]}, "unknown message fields ['name']"),
+    ({"messages": [], "format": {"type": "strnig"}}, "invalid JSON schema in format"),
+    ({"messages": [], "options": {"max_tokens": 10}}, "unknown option 'max_tokens'"),
+    ({"messages": [], "options": {"seed": "7"}}, "option 'seed' has the wrong type"),
+    ({"messages": [], "keep_alive": "5 minutes"}, "invalid duration"),
+    ({"messages": [], "system": "be brief"}, "unknown fields ['system']"),  # /api/generate's field, not chat's
+])
+def test_the_stand_in_refuses_what_ollamas_api_does_not_document(fake, body, error):
+    reply = httpx.post(f"{fake.url}/api/chat", json={"model": DRAFT, "stream": False, **body})
+    assert reply.status_code == 400 and error in reply.json()["error"]
 
 
 @pytest.mark.parametrize("schema", [

@@ -46,13 +46,14 @@ def deployment(tmp_path_factory, postgres_dsn, seaweed):
     from resources.object_store import S3ObjectStoreResource
     from sparklio_pipelines.defs.partitions import submit_brief
     from tests.support.fake_comfyui import FakeComfyUI
+    from tests.support.fake_copywriter import Copywriter
     from tests.support.fake_ollama import FakeOllama
 
     bucket = f"topology-{uuid.uuid4().hex[:8]}"
     store = S3ObjectStoreResource(endpoint_url=seaweed.endpoint, bucket=bucket, access_key_id="test",
                                   secret_access_key="test")
     db = CampaignDatabaseResource(database_url=postgres_dsn)
-    with FakeOllama() as ollama, FakeComfyUI() as comfyui, pytest.MonkeyPatch.context() as mp:
+    with FakeOllama(responder=Copywriter()) as ollama, FakeComfyUI() as comfyui, pytest.MonkeyPatch.context() as mp:
         ollama.latency = OLLAMA_LATENCY_S
         comfyui.latency_seconds = COMFYUI_LATENCY_S
         topology = LoopbackTopology(

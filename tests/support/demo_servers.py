@@ -56,6 +56,35 @@ def print_shape(title: str, rows: Counter) -> None:
         print(f"| {asset} | {media_type} | {n} |")
 
 
+def print_ollama_calls(ollama, copywriter) -> None:
+    """Every inference request the Ollama stand-in saw, by endpoint, model and whether `format` was a schema."""
+    rows = Counter()
+    for request in ollama.requests:
+        if request.path in ("/api/chat", "/api/generate", "/api/embed"):
+            body = request.body if isinstance(request.body, dict) else {}
+            kind = "unload" if request.path == "/api/chat" and not body.get("messages") else (
+                "schema format" if isinstance(body.get("format"), dict) else "no format")
+            rows[(request.path, body.get("model"), kind)] += 1
+    print("\nOllama requests")
+    print("| endpoint | model | format | requests |")
+    print("|---|---|---|---:|")
+    for (path, model, kind), n in sorted(rows.items(), key=str):
+        print(f"| {path} | {model} | {kind} | {n} |")
+    print(f"rule breaks the stand-in scripted: {dict(copywriter.broken)}")
+
+
+def print_reasks(deck: dict) -> None:
+    print(f"\nCopy: strategy {deck.get('strategy')}, final model {deck.get('final_model')}")
+    reasks = Counter(r["rule"] for r in deck.get("reasks", []))
+    print("| re-asked for | variants |")
+    print("|---|---:|")
+    for rule, n in sorted(reasks.items()):
+        print(f"| {rule} | {n} |")
+    fallbacks = deck.get("fallbacks", [])
+    print(f"variants written from the brief's own words: {len(fallbacks)}; "
+          f"claims refused during generation: {len(deck.get('refused_claims', []))}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("brief", nargs="?", default=str(DEFAULT_BRIEF))
@@ -72,17 +101,21 @@ def main() -> int:
         stop_embedded_postgres,
     )
     from resources.object_store import S3ObjectStoreResource
-    from sparklio_common.keys import manifest_key
+    from sparklio_common.keys import deck_key, manifest_key
     from sparklio_pipelines.content.brief.parse import load_brief
     from tests.support.fake_comfyui import FakeComfyUI
+    from tests.support.fake_copywriter import Copywriter
     from tests.support.fake_ollama import FakeOllama
     from tests.support.seaweedfs import SeaweedS3
 
     campaign_id = load_brief(args.brief).campaign_id
+    # The stand-in breaks rules the way qwen2.5 was seen to, so the re-asks show: a claim the brief does
+    # not make, the wrong language, a line cut with '…', one over its limit, a banned word.
+    copywriter = Copywriter(break_first={"claim": 2, "language": 1, "cut": 1, "limit": 1, "banned": 1})
     seaweed = SeaweedS3().start()
     try:
         database_url = start_embedded_postgres()
-        with FakeOllama() as ollama, FakeComfyUI() as comfyui:
+        with FakeOllama(responder=copywriter) as ollama, FakeComfyUI() as comfyui:
             ollama.latency, comfyui.latency_seconds = args.ollama_latency, args.comfyui_latency
             env = {
                 **os.environ,
@@ -107,6 +140,7 @@ def main() -> int:
             print(f"\nsparklio exited {run.returncode} after {wall:.0f} s; Ollama model calls: {calls}; "
                   f"ComfyUI prompts: {len(prompts)}; ComfyUI /free calls: {len(comfyui.free_requests)}; "
                   f"Ollama models loaded at the end: {ollama.loaded_models() or 'none'}")
+            print_ollama_calls(ollama, copywriter)
             if run.returncode != 0:
                 return run.returncode
         store = S3ObjectStoreResource(endpoint_url=seaweed.endpoint, bucket="sparklio", access_key_id="demo",
@@ -117,6 +151,7 @@ def main() -> int:
         production = shape(manifest)
         print_shape(f"Manifest from the production paths ({len(manifest['outputs'])} outputs), saved at {saved}",
                     production)
+        print_reasks(json.loads(store.get_bytes(deck_key(campaign_id))))
         models = sorted({(e.get("model") or "") for e in manifest["outputs"]} - {""})
         if models:
             print(f"models named in the manifest: {', '.join(models)}")

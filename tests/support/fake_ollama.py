@@ -5,7 +5,9 @@ real HTTP server instead (https://github.com/ollama/ollama/blob/main/docs/api.md
 POST /api/generate, /api/chat (NDJSON stream unless "stream": false), /api/embed; GET /api/tags,
 /api/ps, /api/version. Errors are {"error": "..."}: 404 for an unknown model, 400 for a bad request.
 
-Replies come from a pluggable responder (`responder(body) -> text`, may raise `ScriptedError`); the
+Every request is checked against the documented API: known fields and options with their types,
+chat messages with known roles, `format` "json" or a valid JSON schema, `keep_alive` a duration;
+anything else is a 400 naming it. Replies come from a pluggable responder (`responder(body) -> text`, may raise `ScriptedError`); the
 default one answers a JSON-schema `format` with a schema-valid instance. Faults for the reliability
 suite are set at runtime and consumed in order: `fail_next`, `hang_next`, `malformed_next`,
 `drop_next`, `refuse_connections()`, and a fixed `latency` per inference request.
@@ -439,17 +441,72 @@ class FakeOllama:
 # --- request handling ---------------------------------------------------------------------
 
 
+# The request fields and model options Ollama documents (docs/api.md, docs/modelfile.md). Ollama
+# itself ignores unknown ones; the stand-in refuses them, so a misspelt field fails a test.
+REQUEST_FIELDS = {
+    "/api/generate": {"model", "prompt", "suffix", "images", "think", "format", "options", "system", "template",
+                      "stream", "raw", "keep_alive", "context"},
+    "/api/chat": {"model", "messages", "tools", "think", "format", "options", "stream", "keep_alive"},
+}
+MESSAGE_FIELDS = {"role", "content", "thinking", "images", "tool_calls", "tool_name"}
+MESSAGE_ROLES = {"system", "user", "assistant", "tool"}
+OPTION_TYPES: dict[str, type | tuple[type, ...]] = {
+    "num_ctx": int, "num_predict": int, "num_keep": int, "seed": int, "top_k": int, "repeat_last_n": int,
+    "mirostat": int, "num_batch": int, "num_gpu": int, "main_gpu": int, "num_thread": int,
+    "temperature": (int, float), "top_p": (int, float), "min_p": (int, float), "typical_p": (int, float),
+    "repeat_penalty": (int, float), "presence_penalty": (int, float), "frequency_penalty": (int, float),
+    "mirostat_eta": (int, float), "mirostat_tau": (int, float), "tfs_z": (int, float),
+    "penalize_newline": bool, "numa": bool, "use_mmap": bool, "stop": list,
+}
+
+
+def _check_fields(path: str, body: dict) -> None:
+    unknown = sorted(set(body) - REQUEST_FIELDS[path])
+    if unknown:
+        raise _BadRequest(400, f"{path}: unknown fields {unknown}")
+
+
 def _options(body: dict) -> dict:
     options = body.get("options") or {}
     if not isinstance(options, dict):
         raise _BadRequest(400, "options must be an object")
+    for name, value in options.items():
+        kind = OPTION_TYPES.get(name)
+        if kind is None:
+            raise _BadRequest(400, f"unknown option {name!r}")
+        if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+            raise _BadRequest(400, f"option {name!r} has the wrong type: {value!r}")
+        if name == "stop" and not all(isinstance(v, str) for v in value):
+            raise _BadRequest(400, "option 'stop' must be a list of strings")
     return options
 
 
 def _check_format(body: dict) -> None:
     fmt = body.get("format")
-    if fmt not in (None, "", "json") and not isinstance(fmt, dict):
+    if fmt in (None, "", "json"):
+        return
+    if not isinstance(fmt, dict):
         raise _BadRequest(400, f'invalid format: {json.dumps(fmt)}; expected "json" or a valid JSON schema')
+    import jsonschema
+
+    try:
+        jsonschema.Draft202012Validator.check_schema(fmt)
+    except jsonschema.SchemaError as exc:
+        raise _BadRequest(400, f"invalid JSON schema in format: {exc.message}") from exc
+
+
+def _check_messages(messages: Any) -> list[dict]:
+    if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+        raise _BadRequest(400, "messages must be a list of objects")
+    for m in messages:
+        if m.get("role") not in MESSAGE_ROLES:
+            raise _BadRequest(400, f"invalid message role {m.get('role')!r}")
+        if not isinstance(m.get("content", ""), str):
+            raise _BadRequest(400, "message content must be a string")
+        unknown = sorted(set(m) - MESSAGE_FIELDS)
+        if unknown:
+            raise _BadRequest(400, f"unknown message fields {unknown}")
+    return messages
 
 
 def _shape_reply(text: str, options: dict) -> tuple[list[str], str]:
@@ -587,14 +644,13 @@ class _Handler(BaseHTTPRequestHandler):
     def _generate(self, fake: FakeOllama, body: Any, started: float, chat: bool) -> None:
         if not isinstance(body, dict):
             raise _BadRequest(400, "invalid request body: expected a JSON object")
+        _check_fields("/api/chat" if chat else "/api/generate", body)
         name = fake._require_model(body)
         options = _options(body)
         _check_format(body)
         keep_alive = keep_alive_seconds(body.get("keep_alive"))
         if chat:
-            messages = body.get("messages") or []
-            if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
-                raise _BadRequest(400, "messages must be a list of objects")
+            messages = _check_messages(body.get("messages") or [])
             prompt_text = "\n".join(str(m.get("content") or "") for m in messages)
         else:
             prompt = body.get("prompt")

@@ -7,7 +7,7 @@ import pytest
 
 from sparklio_pipelines.content.brief.parse import load_brief, parse_brief_bytes
 from sparklio_pipelines.content.brief.schema import BriefError
-from sparklio_pipelines.content.copy.writer import generate_copy
+from sparklio_pipelines.content.copy.generate import generate_copy
 from tests.unit.test_copywriting import canned
 
 BRIEFS = Path(__file__).resolve().parents[2] / "examples" / "briefs"

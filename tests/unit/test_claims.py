@@ -16,7 +16,8 @@ from sparklio_pipelines.content.copy.claims import (
 )
 from sparklio_pipelines.content.copy.limits import first_fitting, limit_problems
 from sparklio_pipelines.content.copy.schemas import CopyDeck, XVariant
-from sparklio_pipelines.content.copy.writer import fit_headlines, generate_copy
+from sparklio_pipelines.content.copy.generate import generate_copy
+from sparklio_pipelines.content.copy.writer import fit_headlines
 from tests.unit.claims_report import (
     CASES,
     PRECISION_FLOOR,

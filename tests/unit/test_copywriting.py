@@ -20,7 +20,8 @@ from sparklio_pipelines.content.copy.limits import (
 )
 from sparklio_pipelines.content.copy.prompts import parse_email
 from sparklio_pipelines.content.copy.schemas import CopyDeck, CopyError, XVariant
-from sparklio_pipelines.content.copy.writer import fit_script, generate_copy
+from sparklio_pipelines.content.copy.generate import generate_copy
+from sparklio_pipelines.content.copy.writer import fit_script
 
 BRIEFS = Path(__file__).resolve().parents[2] / "examples" / "briefs"
 

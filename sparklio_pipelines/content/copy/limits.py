@@ -219,57 +219,68 @@ def brand_hashtags(brief: Brief, language: str, extra: list[str] = ()) -> list[s
     return tags[:MAX_HASHTAGS_USED]
 
 
+# What a rule problem is about; the chat writer re-asks naming it, and counts re-asks by it.
+LIMIT, BANNED_WORD, REQUIRED_TERM = "channel limit", "banned word", "required term"
+
+
+def variant_rule_problems(where: str, language: str, channel: str, variant, banned_words: list[str],
+                          required: list[str]) -> list[tuple[str, str]]:
+    """(rule, problem in words) for every channel limit or brand rule one variant breaks."""
+    limits = channel_limits(channel, language)
+    problems: list[tuple[str, str]] = []
+
+    def check(field: str, text: str, limit: FieldLimit, length: Callable[[str], int] = len, terms: bool = False):
+        at = f"{where}/{field}"
+        n = length(text)
+        if n > limit.max_chars:
+            problems.append((LIMIT, f"{at}: {n} chars, limit {limit.max_chars}"))
+        if n < limit.min_chars:
+            problems.append((LIMIT, f"{at}: {n} chars, minimum {limit.min_chars}"))
+        if limit.min_words is not None and word_count(text) < limit.min_words:
+            problems.append((LIMIT, f"{at}: {word_count(text)} words, minimum {limit.min_words}"))
+        if limit.max_words is not None and word_count(text) > limit.max_words:
+            problems.append((LIMIT, f"{at}: {word_count(text)} words, limit {limit.max_words}"))
+        banned = find_banned(text, banned_words)
+        if banned:
+            problems.append((BANNED_WORD, f"{at}: banned words {banned}"))
+        if terms and missing_terms(text, required):
+            problems.append((REQUIRED_TERM, f"{at}: missing required terms {missing_terms(text, required)}"))
+
+    if isinstance(variant, InstagramVariant):
+        check("post", variant.post_text(), limits.fields["caption"], terms=True)
+        tags = HASHTAG.findall(variant.post_text())
+        if limits.max_hashtags is not None and len(tags) > limits.max_hashtags:
+            problems.append((LIMIT, f"{where}: {len(tags)} hashtags, limit {limits.max_hashtags}"))
+        bad = [t for t in variant.hashtags if not re.fullmatch(r"#\w+", t) or len(t) > HASHTAG_MAX_CHARS]
+        if bad:
+            problems.append((LIMIT, f"{where}: malformed hashtags {bad}"))
+    elif isinstance(variant, XVariant):
+        check("text", variant.text, limits.fields["text"], x_weighted_length, terms=True)
+    elif isinstance(variant, LinkedInVariant):
+        check("text", variant.text, limits.fields["text"], terms=True)
+    elif isinstance(variant, EmailVariant):
+        for name in ("subject", "preheader", "body"):
+            check(name, getattr(variant, name), limits.fields[name], terms=name == "body")
+    elif isinstance(variant, ShortsVariant):
+        check("script", variant.script, limits.fields["script"], terms=True)
+        low, high = limits.headline_count or (3, 6)
+        if not low <= len(variant.headlines) <= high:
+            problems.append((LIMIT, f"{where}: {len(variant.headlines)} headlines, need {low}-{high}"))
+        cap = FieldLimit(limits.headline_max_chars or 40)
+        for i, headline in enumerate(variant.headlines):
+            check(f"headline[{i}]", headline, cap)
+    return problems
+
 
 def limit_problems(deck: CopyDeck) -> list[str]:
     """Every broken channel limit or brand rule in the deck, in words. Empty when all hold."""
     problems: list[str] = []
-
-    def check(where: str, text: str, limit: FieldLimit, length: Callable[[str], int] = len, terms: bool = False):
-        language = where.split("/", 1)[0]
-        banned_words, required = deck.banned_words.get(language, []), deck.required_terms.get(language, [])
-        n = length(text)
-        if n > limit.max_chars:
-            problems.append(f"{where}: {n} chars, limit {limit.max_chars}")
-        if n < limit.min_chars:
-            problems.append(f"{where}: {n} chars, minimum {limit.min_chars}")
-        if limit.min_words is not None and word_count(text) < limit.min_words:
-            problems.append(f"{where}: {word_count(text)} words, minimum {limit.min_words}")
-        if limit.max_words is not None and word_count(text) > limit.max_words:
-            problems.append(f"{where}: {word_count(text)} words, limit {limit.max_words}")
-        banned = find_banned(text, banned_words)
-        if banned:
-            problems.append(f"{where}: banned words {banned}")
-        if terms and missing_terms(text, required):
-            problems.append(f"{where}: missing required terms {missing_terms(text, required)}")
-
     for language, channels in deck.languages.items():
+        banned, required = deck.banned_words.get(language, []), deck.required_terms.get(language, [])
         for channel, variants in channels.items():
-            limits = channel_limits(channel, language)
             if len(variants) < 1:
                 problems.append(f"{language}/{channel}: no variants")
             for v in variants:
                 where = f"{language}/{channel}/{v.variant}"
-                if isinstance(v, InstagramVariant):
-                    check(f"{where}/post", v.post_text(), limits.fields["caption"], terms=True)
-                    tags = HASHTAG.findall(v.post_text())
-                    if limits.max_hashtags is not None and len(tags) > limits.max_hashtags:
-                        problems.append(f"{where}: {len(tags)} hashtags, limit {limits.max_hashtags}")
-                    bad = [t for t in v.hashtags if not re.fullmatch(r"#\w+", t) or len(t) > HASHTAG_MAX_CHARS]
-                    if bad:
-                        problems.append(f"{where}: malformed hashtags {bad}")
-                elif isinstance(v, XVariant):
-                    check(f"{where}/text", v.text, limits.fields["text"], x_weighted_length, terms=True)
-                elif isinstance(v, LinkedInVariant):
-                    check(f"{where}/text", v.text, limits.fields["text"], terms=True)
-                elif isinstance(v, EmailVariant):
-                    for name in ("subject", "preheader", "body"):
-                        check(f"{where}/{name}", getattr(v, name), limits.fields[name], terms=name == "body")
-                elif isinstance(v, ShortsVariant):
-                    check(f"{where}/script", v.script, limits.fields["script"], terms=True)
-                    low, high = limits.headline_count or (3, 6)
-                    if not low <= len(v.headlines) <= high:
-                        problems.append(f"{where}: {len(v.headlines)} headlines, need {low}-{high}")
-                    cap = FieldLimit(limits.headline_max_chars or 40)
-                    for i, h in enumerate(v.headlines):
-                        check(f"{where}/headline[{i}]", h, cap)
+                problems += [text for _rule, text in variant_rule_problems(where, language, channel, v, banned, required)]
     return problems

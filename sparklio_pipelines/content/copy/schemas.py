@@ -13,7 +13,17 @@ class CopyError(ValueError):
     """A brief whose copy rules contradict each other (e.g. a required term that is banned)."""
 
 
-class InstagramVariant(BaseModel):
+class Provenance(BaseModel):
+    """Who wrote a variant: the model that drafted it, the one that polished it in the final pass,
+    the one that translated it from the brief's language, or the brief itself (a fallback)."""
+
+    drafted_by: str | None = None
+    polished_by: str | None = None
+    translated_by: str | None = None
+    source: Literal["model", "brief"] = "model"
+
+
+class InstagramVariant(Provenance):
     channel: Literal["instagram"] = "instagram"
     variant: str
     caption: str
@@ -24,19 +34,19 @@ class InstagramVariant(BaseModel):
         return f"{self.caption}\n\n{' '.join(self.hashtags)}" if self.hashtags else self.caption
 
 
-class XVariant(BaseModel):
+class XVariant(Provenance):
     channel: Literal["x"] = "x"
     variant: str
     text: str
 
 
-class LinkedInVariant(BaseModel):
+class LinkedInVariant(Provenance):
     channel: Literal["linkedin"] = "linkedin"
     variant: str
     text: str
 
 
-class EmailVariant(BaseModel):
+class EmailVariant(Provenance):
     channel: Literal["email"] = "email"
     variant: str
     subject: str
@@ -44,7 +54,7 @@ class EmailVariant(BaseModel):
     body: str
 
 
-class ShortsVariant(BaseModel):
+class ShortsVariant(Provenance):
     channel: Literal["shorts"] = "shorts"
     variant: str
     script: str  # the voiceover
@@ -81,6 +91,25 @@ class RefusedClaim(BaseModel):
     kind: str
 
 
+class Reask(BaseModel):
+    """A variant sent back to the model for one rule it broke (each problem with that rule named)."""
+
+    language: str
+    channel: str
+    variant: str
+    rule: str  # channel limit, banned word, required term, unsupported claim, language, cut line, ...
+    problem: str
+
+
+class Fallback(BaseModel):
+    """A variant the model never got right: written from the brief's own words instead."""
+
+    language: str
+    channel: str
+    variant: str
+    rules: list[str]
+
+
 class CopyDeck(BaseModel):
     campaign_id: str
     model: str
@@ -92,6 +121,10 @@ class CopyDeck(BaseModel):
     required_terms: dict[str, list[str]] = Field(default_factory=dict)
     # Replies the claims guard sent back during generation (none of them is in the deck).
     refused_claims: list[RefusedClaim] = Field(default_factory=list)
+    strategy: Literal["completion", "chat"] = "completion"
+    final_model: str | None = None  # the final pass's model (chat strategy)
+    reasks: list[Reask] = Field(default_factory=list)
+    fallbacks: list[Fallback] = Field(default_factory=list)
 
     @property
     def total_seconds(self) -> float:

@@ -22,7 +22,6 @@ from collections.abc import Callable
 from sparklio_common.model_io import LLMCall
 from sparklio_pipelines.content.brief.schema import Brief
 from sparklio_pipelines.content.channels import (
-    ALWAYS_GENERATED,
     ChannelLimits,
     FieldLimit,
     channel_limits,
@@ -30,7 +29,6 @@ from sparklio_pipelines.content.channels import (
 )
 from sparklio_pipelines.content.copy.claims import (
     Facts,
-    brief_facts,
     unsupported_claims,
 )
 from sparklio_pipelines.content.copy.limits import (
@@ -198,7 +196,6 @@ def repeated_phrase(text: str, language: str, names: list[str]) -> str | None:
     return None
 
 
-
 def brief_copy(brief: Brief, focus: str, banned: list[str]) -> str:
     """Copy from the brief's own words: the focus message, the other key messages, the CTA
     (a sentence with a banned word left out whole)."""
@@ -212,6 +209,45 @@ def brief_lines(brief: Brief, focus: str) -> list[str]:
     messages = [focus, *(m for m in brief.key_messages if m != focus)]
     clauses = [c.strip() for m in messages for c in re.split(r"[,，]\s*", m) if c.strip() != m.strip()]
     return [line.rstrip(".") for line in [*messages, brief.product, brief.call_to_action, brief.brand.name, *clauses] if line]
+
+
+def brief_preheader(brief: Brief, focus: str, subject: str, limit: int, banned: list[str]) -> str:
+    """An email preheader from the brief that fits and does not repeat the subject: a key message
+    and the CTA, or the CTA alone."""
+    cta = _sentence(brief.call_to_action)
+    offers = [f"{_sentence(m)} {cta}" for m in [focus, *brief.key_messages] if not same_line(m, subject)]
+    return first_fitting([*offers, cta], limit, banned, avoid=(subject,))
+
+
+def brief_variant(brief: Brief, language: str, channel: str, label: str, focus: str):
+    """A variant in the brief's own words alone, every limit and brand rule kept (the chat
+    writer's fallback when the model never got a variant right)."""
+    banned, required = brief.brand.banned_for(language), brief.brand.required_for(language)
+    limits = channel_limits(channel, language)
+    body = brief_copy(brief, focus, banned)
+    made = {"variant": label, "source": "brief"}
+    if channel == "instagram":
+        tags = brand_hashtags(brief, language)
+        room = limits.fields["caption"].max_chars - len(" ".join(tags)) - 2
+        return InstagramVariant(**made, caption=ensure_terms(body, required, language, room), hashtags=tags)
+    if channel == "x":
+        text = ensure_terms(body, required, language, limits.fields["text"].max_chars, x_weighted_length)
+        return XVariant(**made, text=text)
+    if channel == "linkedin":
+        return LinkedInVariant(**made, text=ensure_terms(body, required, language, limits.fields["text"].max_chars))
+    if channel == "email":
+        fields = limits.fields
+        subject = first_fitting(brief_lines(brief, focus), fields["subject"].max_chars, banned)
+        return EmailVariant(
+            **made,
+            subject=subject,
+            preheader=brief_preheader(brief, focus, subject, fields["preheader"].max_chars, banned),
+            body=ensure_terms(body, required, language, fields["body"].max_chars),
+        )
+    if channel == "shorts":
+        return ShortsVariant(**made, script=fit_script("", brief, language),
+                             headlines=fit_headlines([], brief, language, focus))
+    raise CopyError(f"no writer for channel {channel!r}")
 
 
 def same_line(a: str, b: str) -> bool:
@@ -270,29 +306,20 @@ def fit_headlines(raw: list, brief: Brief, language: str, focus: str | None = No
     return out[:high]
 
 
-def generate_copy(
+def write_completion_copy(
     brief: Brief,
     llm: TextGenerator,
     *,
-    variants: int = 2,
-    seed: int = 0,
-    approved_examples: dict[str, list[str]] | None = None,
-    log: Callable[[str], None] | None = None,
+    variants: int,
+    seed: int,
+    channels: list[str],
+    approved_examples: dict[str, list[str]],
+    facts: Facts,
+    log: Callable[[str], None],
 ) -> CopyDeck:
-    """Copy for every brief language and channel (plus shorts, always), `variants` A/B variants each."""
-    if not 1 <= variants <= len(VARIANT_LABELS):
-        raise CopyError(f"variants must be 1-{len(VARIANT_LABELS)}, got {variants}")
-    clash = [
-        t for lang in brief.languages for t in brief.brand.required_for(lang) if find_banned(t, brief.brand.banned_for(lang))
-    ]
-    if clash:
-        raise CopyError(f"required terms contain banned words: {clash}")
-    log = log or (lambda _msg: None)
-    approved_examples = approved_examples or {}
-    channels = [*brief.channels, *(c for c in ALWAYS_GENERATED if c not in brief.channels)]
+    """The deck with a base model (the embedded one): few-shot line prompts, one field at a time."""
     calls: list[CopyCall] = []
     refused: list[RefusedClaim] = []
-    facts = brief_facts(brief)  # the whole brief (translations too) is what a claim may rest on
     languages: dict[str, dict[str, list]] = {}
 
     for language in brief.languages:
@@ -307,7 +334,9 @@ def generate_copy(
                 label = VARIANT_LABELS[n]
                 # Each variant leads with a different key message: a real A/B difference, not just noise.
                 focus = localized.key_messages[n % len(localized.key_messages)]
-                made.append(_write_variant(writer, channel, label, focus, limits))
+                variant = _write_variant(writer, channel, label, focus, limits)
+                variant.drafted_by = llm.model_label
+                made.append(variant)
                 log(f"{language}/{channel}/{label} written")
             per_channel[channel] = made
         languages[language] = per_channel
@@ -321,6 +350,7 @@ def generate_copy(
         banned_words={lang: brief.brand.banned_for(lang) for lang in brief.languages},
         required_terms={lang: brief.brand.required_for(lang) for lang in brief.languages},
         refused_claims=refused,
+        strategy="completion",
     )
 
 
@@ -359,9 +389,7 @@ def _write_variant(w: _Writer, channel: str, label: str, focus: str, limits: Cha
             subject = w.short_line(focus, fields["subject"].max_chars)
         preheader = parts["preheader"]
         if not preheader or len(preheader) > fields["preheader"].max_chars or same_line(preheader, subject):
-            cta = _sentence(brief.call_to_action)
-            offers = [f"{_sentence(m)} {cta}" for m in [focus, *brief.key_messages] if not same_line(m, subject)]
-            preheader = first_fitting([*offers, cta], fields["preheader"].max_chars, w.banned, avoid=(subject,))
+            preheader = brief_preheader(brief, focus, subject, fields["preheader"].max_chars, w.banned)
         return EmailVariant(
             variant=label,
             subject=subject,

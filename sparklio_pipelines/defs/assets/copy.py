@@ -15,7 +15,8 @@ from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
 from sparklio_pipelines.content.brief.schema import Brief
 from sparklio_pipelines.content.copy.limits import limit_problems
 from sparklio_pipelines.content.copy.schemas import CopyDeck
-from sparklio_pipelines.content.copy.writer import generate_copy
+from sparklio_pipelines.content.quality import iter_variants
+from sparklio_pipelines.content.copy.generate import generate_copy
 from sparklio_pipelines.defs.assets.common import (
     cached_metadata,
     campaign_asset,
@@ -25,12 +26,6 @@ from sparklio_pipelines.defs.assets.common import (
 
 COPY_SEED_TAG = "sparklio/copy_seed"  # the refresh schedule sets a new one for fresh A/B variants
 VARIANTS_PER_CHANNEL = 2
-
-
-
-
-
-
 
 
 def copy_markdown(deck: CopyDeck) -> str:
@@ -105,5 +100,17 @@ def copy(
         # replies sent back for a claim the brief does not state; none of them is in the deck
         "claims_refused": len(deck.refused_claims),
         "claims_refused_by_kind": dg.MetadataValue.json(dict(Counter(c.kind for c in deck.refused_claims))),
+        "writing_strategy": deck.strategy,
     })
+    if deck.strategy == "chat":
+        metadata.update({
+            "final_model": deck.final_model or "",
+            "reasks": len(deck.reasks),
+            "reasks_by_rule": dg.MetadataValue.json(dict(Counter(r.rule for r in deck.reasks))),
+            # variants the model never got right: written from the brief's own words instead
+            "fallbacks": len(deck.fallbacks),
+            "fallback_variants": dg.MetadataValue.json([f.model_dump() for f in deck.fallbacks]),
+            "polished_variants": sum(1 for _l, _c, v in iter_variants(deck) if v.polished_by),
+            "translated_variants": sum(1 for _l, _c, v in iter_variants(deck) if v.translated_by),
+        })
     return dg.Output(deck.model_dump(mode="json"), metadata=metadata)

@@ -11,6 +11,7 @@ from sparklio_pipelines.content.copy.claims import claims_problems
 from sparklio_pipelines.defs.assets.common import SERVICE_RETRY
 from sparklio_pipelines.defs.assets.copy import copy
 from sparklio_pipelines.defs.checks.common import (
+    ERROR,
     WARN,
     campaign_of,
     load_brief,
@@ -100,13 +101,17 @@ def copy_hashtag_count(
 
 
 def judge_copy_language(campaign_id: str, object_store: ObjectStoreResource) -> dg.AssetCheckResult:
-    return result(quality.language_problems(load_deck(object_store, campaign_id)), WARN)
+    deck = load_deck(object_store, campaign_id)
+    # An instruct model was re-asked until the language was right, so a wrong one blocks; the tiny
+    # embedded base model is only warned about (its copy falls back to the brief's own words anyway).
+    return result(quality.language_problems(deck), ERROR if deck.strategy == "chat" else WARN,
+                  writing_strategy=deck.strategy)
 
 
 @dg.asset_check(
     asset=copy,
-    blocking=False,
-    description="Copy is in the requested language (Hangul ratio for ko).",
+    blocking=True,  # blocks only at ERROR severity: copy from an instruct model
+    description="Copy is in the requested language (Hangul ratio for ko); blocking for an instruct model.",
     retry_policy=SERVICE_RETRY,
 )
 @retry_transient_only
