@@ -3,8 +3,9 @@
 Run: `python -m tests.unit.claims_report`. Each line is labelled with the claims a reviewer finds
 unsupported by its brief (none: the line is publishable as far as claims go). A line counts as
 flagged when the guard names at least one unsupported claim. Some unsupported lines are known
-misses (claims the lexicon has no words for: "helps you sleep", "loved by thousands", "달콤한"),
-kept in the set so recall is measured, not assumed.
+misses (claims the lexicon has no words for: "수많은 직장인이 찾는", "the inspectors' favorite"),
+kept in the set so recall is measured, not assumed. The lines after "added after the lexicon grew"
+were written to probe the new words, including lines they should leave alone.
 """
 
 from __future__ import annotations
@@ -76,8 +77,10 @@ CASES: tuple[Case, ...] = (
          ("tested", "30 days")),
     Case("fieldnote", "en", "Fieldnote Sync is the only app that works offline.", ("the only",)),
     Case("fieldnote", "en", "Syncs 3x faster than before.", ("3x",)),
-    Case("hanbit", "en", "Hanbit barley tea helps you sleep better.", ("sleep better",)),  # known miss
-    Case("hanbit", "en", "Loved by thousands of office workers.", ("thousands",)),  # known miss
+    Case("hanbit", "en", "Hanbit barley tea helps you sleep better.", ("sleep better",)),
+    Case("hanbit", "en", "Loved by thousands of office workers.", ("thousands",)),
+    Case("hanbit", "en", "Tastes sweeter than any tea you know.", ("sweeter",)),
+    Case("fieldnote", "en", "The inspectors' favorite app.", ("favorite",)),  # known miss: no "fan"
     # --- unsupported, Korean
     Case("hanbit", "ko", "최고의 선택, 한빛 보리차.", ("최고",)),
     Case("coldbrew", "ko", "원액 콜드브루 100ml로 즐기세요.", ("100ml",)),
@@ -97,8 +100,11 @@ CASES: tuple[Case, ...] = (
     Case("coldbrew", "ko", "2분이면 완성되는 아이스 커피.", ("2분",)),
     Case("hanbit", "ko", "가장 고소한 보리차를 만나보세요.", ("가장",)),
     Case("hanbit", "ko", "임상 실험으로 검증된 효능.", ("임상", "검증", "효능")),
-    Case("hanbit", "ko", "밤에 마시면 숙면에 도움을 줘요.", ("숙면",)),  # known miss
-    Case("coldbrew", "ko", "달콤한 콜드브루 한 잔.", ("달콤한",)),  # known miss: a taste the brief never states
+    Case("hanbit", "ko", "밤에 마시면 숙면에 도움을 줘요.", ("숙면",)),
+    Case("coldbrew", "ko", "달콤한 콜드브루 한 잔.", ("달콤한",)),  # a taste the brief never states
+    # added after the lexicon grew (sleep, popularity, taste): lines written to probe it, not to fit it
+    Case("coldbrew", "ko", "수많은 직장인이 찾는 콜드브루.", ("수많은 직장인이 찾는",)),  # known miss: no count word
+    Case("hanbit", "ko", "입소문 난 고소한 보리차.", ("입소문",)),
     # --- supported, English
     Case("hanbit", "en", "Nutty flavor from organic Korean barley."),
     Case("hanbit", "en", "Caffeine free, so you can sip all day."),
@@ -112,6 +118,9 @@ CASES: tuple[Case, ...] = (
     Case("lumi", "en", "Shop the launch offer before January 31."),
     Case("lumi", "en", "A simple morning routine for busy professionals aged 25-40."),
     Case("lumi", "en", "Meet Lumi Glow, one step in your morning."),
+    Case("hanbit", "en", "A calm cup before you sleep."),  # sleep, not a claim about it
+    Case("lumi", "en", "Sweep it on after cleansing, then go."),
+    Case("lumi", "en", "Your morning, sweetly simple."),  # 'sweetly' is no taste, and the guard leaves it
     Case("fieldnote", "en", "Fill in inspection checklists on a phone with no signal."),
     Case("fieldnote", "en", "Free for teams of up to 5 people."),
     Case("fieldnote", "en", "Your notes sync when you are back online. Start free."),
@@ -123,6 +132,8 @@ CASES: tuple[Case, ...] = (
     Case("hanbit", "ko", "고소한 보리차 한 잔으로 하루를 시작해요. 지금 구매하기!"),
     Case("hanbit", "ko", "인증샷 남기고 한빛 보리차와 함께하세요."),
     Case("hanbit", "ko", "카페인 걱정 없는 따뜻한 보리차."),
+    Case("hanbit", "ko", "잠들기 전 따뜻한 한 잔."),
+    Case("coldbrew", "ko", "아침마다 산뜻하게, 원액 콜드브루."),
     Case("hanbit", "ko", "12월까지 한빛 보리차와 함께해요."),
     Case("hanbit", "ko", "Caffeine free 보리차, 무카페인으로 편하게."),  # the English facts support 무카페인
     Case("coldbrew", "ko", "1분 만에 완성하는 아이스 커피."),

@@ -52,7 +52,7 @@ def test_a_flagged_line_names_the_claims_a_reviewer_marked():
 
 def test_figures_match_with_their_units():
     assert _words("원액 콜드브루 100ml", "coldbrew") == ["100ml"]  # the brief says 100%
-    assert _words("커피 맛은 달콤하고, 10분 만에", "coldbrew") == ["10분"]  # it says 1분 and 10잔
+    assert _words("커피 맛은 달콤하고, 10분 만에", "coldbrew") == ["달콤", "10분"]  # it says 1분 and 10잔, never sweet
     assert _words("10잔, 1분, 100%", "coldbrew") == []
     assert _words("in 14 days", "lumi") == [] and _words("in 14 weeks", "lumi") == ["14 weeks"]
     assert _words("14일 만에 환해진 피부", "lumi") == []  # units agree across languages

@@ -88,6 +88,16 @@ _LEXICON: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
         "anti-aging": ((r"anti[- ]?ag(?:e)?ing", r"wrinkles?", r"younger[- ]looking"),
                        (r"주름", r"안티에이징", r"노화\s?방지", r"미백")),
         "antioxidant": ((r"antioxidants?",), (r"항산화",)),
+        "sleep": ((r"sleep (?:better|well|deeper)", r"better sleep", r"deep(?:er)? sleep", r"fall asleep",
+                   r"restful sleep"), (r"숙면", r"꿀잠", r"잠이 잘", r"수면")),
+    },
+    "endorsement": {  # popularity a brief must state: who loves it, how many
+        "loved by many": ((r"loved by", r"(?:thousands|millions|hundreds) of", r"fan[- ]favou?rite",
+                           r"customers? (?:love|rave)", r"best[- ]loved"),
+                          (r"수천", r"수만", r"수백만", r"사랑받", r"입소문")),
+    },
+    "attribute": {  # taste a brief must state: '달콤한' for a coffee whose brief never says sweet
+        "sweet": ((r"sweet(?:er|est|ness)?",), (r"달콤", r"달달", r"단맛")),
     },
     "guarantee": {
         "guarantee": ((r"guarantee(?:s|d)?", r"we promise", r"promised results?"),
