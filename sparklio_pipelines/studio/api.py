@@ -41,6 +41,9 @@ class CampaignCreated(BaseModel):
 class RunRequest(BaseModel):
     assets: list[str] | None = Field(default=None, description=f"A subset of {list(CAMPAIGN_ASSETS)}; all when empty")
     fresh_copy: bool = Field(default=False, description="New A/B variants (a new copy seed)")
+    copy_channels: list[str] | None = Field(
+        default=None, description="Write only these channels' copy anew (with fresh_copy); the others keep theirs",
+    )
 
 
 class RunStarted(BaseModel):
@@ -98,7 +101,7 @@ def get_campaign(campaign_id: str, request: Request) -> dict:
              summary="Re-run the campaign, optionally a subset of its assets")
 def rerun(campaign_id: str, request: Request, body: RunRequest | None = None) -> RunStarted:
     body = body or RunRequest()
-    run_id = studio_of(request).rerun(campaign_id, body.assets, body.fresh_copy)
+    run_id = studio_of(request).rerun(campaign_id, body.assets, body.fresh_copy, body.copy_channels)
     return RunStarted(campaign_id=campaign_id, run_id=run_id)
 
 

@@ -19,6 +19,7 @@ from resources.object_store import ObjectStoreResource
 from sparklio_common.keys import campaign_key
 from sparklio_pipelines.campaigns.briefs import store_brief
 from sparklio_pipelines.content.brief.brand_kits import load_brand_kit
+from sparklio_pipelines.content.channels import ALWAYS_GENERATED
 from sparklio_pipelines.content.brief.parse import parse_brief_bytes, parse_brief_data
 from sparklio_pipelines.content.brief.schema import (
     CHANNELS,
@@ -141,14 +142,21 @@ class Studio:
         self.store.put_bytes(key, content)
         return key
 
-    def rerun(self, campaign_id: str, assets: list[str] | None = None, fresh_copy: bool = False) -> str:
-        self.brief(campaign_id)
+    def rerun(self, campaign_id: str, assets: list[str] | None = None, fresh_copy: bool = False,
+              copy_channels: list[str] | None = None) -> str:
+        brief = self.brief(campaign_id)
         unknown = sorted(set(assets or []) - set(CAMPAIGN_ASSETS))
         if unknown:
             raise StudioError([("assets", f"unknown assets {unknown}; choose from {list(CAMPAIGN_ASSETS)}")])
-        from sparklio_pipelines.defs.assets.copy import COPY_SEED_TAG
+        channels = [*brief.channels, *(c for c in ALWAYS_GENERATED if c not in brief.channels)]
+        strangers = sorted(set(copy_channels or []) - set(channels))
+        if strangers:
+            raise StudioError([("copy_channels", f"the campaign has no channels {strangers}; it has {channels}")])
+        from sparklio_pipelines.defs.assets.copy import COPY_CHANNELS_TAG, COPY_SEED_TAG
 
-        tags = {COPY_SEED_TAG: str(random.randrange(1, 2**31))} if fresh_copy else {}
+        tags = {COPY_SEED_TAG: str(random.randrange(1, 2**31))} if fresh_copy or copy_channels else {}
+        if copy_channels:
+            tags[COPY_CHANNELS_TAG] = ",".join(copy_channels)
         run_id = self.dagster.launch_campaign_run(campaign_id, assets or None, tags)
         self._forget_runs(campaign_id)
         return run_id

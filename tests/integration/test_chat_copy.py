@@ -22,6 +22,7 @@ from sparklio_pipelines.content.copy.claims import claims_problems
 from sparklio_pipelines.content.copy.generate import generate_copy
 from sparklio_pipelines.content.copy.limits import BANNED_WORD, LIMIT, limit_problems
 from sparklio_pipelines.content.copy.schemas import CopyError
+from sparklio_common.keys import deck_key
 from sparklio_common.settings import REPO_ROOT
 from tests.support.fake_copywriter import Copywriter
 from tests.support.fake_ollama import FakeOllama
@@ -170,6 +171,7 @@ def test_wrong_language_every_time_with_no_words_to_fall_back_on_fails_clearly()
 def test_the_copy_asset_writes_with_chat_and_its_language_check_blocks(monkeypatch, local_store, campaign_db):
     from sparklio_pipelines.defs.assets import brief as brief_assets
     from sparklio_pipelines.defs.assets import copy as copy_assets
+    from sparklio_pipelines.defs.assets.copy import COPY_CHANNELS_TAG, COPY_SEED_TAG
     from sparklio_pipelines.defs.checks import copy as copy_checks
     from sparklio_pipelines.defs.partitions import submit_brief
     from sparklio_pipelines.defs.resources import build_resources
@@ -196,3 +198,20 @@ def test_the_copy_asset_writes_with_chat_and_its_language_check_blocks(monkeypat
         assert evaluations["copy_language"].passed and evaluations["copy_claims_supported"].passed
         assert evaluations["copy_language"].severity == dg.AssetCheckSeverity.ERROR
         assert fake.count("/api/generate") == 0
+        first = json.loads(local_store.get_bytes(deck_key("chat-copy-asset")))
+
+        # "Regenerate x" on the review page: only X is written anew, every other channel keeps its copy
+        asked_before = len(fake.bodies("/api/chat"))
+        again = dg.materialize([*assets, *checks], partition_key="chat-copy-asset", instance=instance,
+                               resources=resources, selection=dg.AssetSelection.assets("copy"),
+                               tags={COPY_SEED_TAG: "5", COPY_CHANNELS_TAG: "x"}, raise_on_error=False)
+        assert again.success
+        systems = [b["messages"][0]["content"] for b in fake.bodies("/api/chat")[asked_before:] if b.get("messages")]
+        assert len(systems) == 2 and all("Rules for X (Twitter) (x)" in s for s in systems)
+        assert not any("(linkedin)" in s for s in systems)
+        second = json.loads(local_store.get_bytes(deck_key("chat-copy-asset")))
+        assert second["seed"] == 5
+        for channel in first["languages"]["en"]:
+            if channel != "x":
+                assert second["languages"]["en"][channel] == first["languages"]["en"][channel], channel
+        assert len(second["calls"]) == len(first["calls"]) + 2

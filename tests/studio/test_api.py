@@ -51,6 +51,12 @@ def test_create_campaign_queues_a_dagster_run(api, studio, s3_store):
     assert studio.dagster.run(rerun.json()["run_id"]).assets == ["captions", "video"]
     bad = api.post(f"/api/campaigns/{campaign_id}/runs", json={"assets": ["nope"]})
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "assets"
+    one_channel = api.post(f"/api/campaigns/{campaign_id}/runs", json={"assets": ["copy"], "copy_channels": ["x"]})
+    assert one_channel.status_code == 201
+    assert studio.dagster.run(one_channel.json()["run_id"]).assets == ["copy"]
+    stranger = api.post(f"/api/campaigns/{campaign_id}/runs", json={"copy_channels": ["tiktok"]})
+    assert stranger.status_code == 422 and stranger.json()["errors"][0]["field"] == "copy_channels"
+    assert "tiktok" in stranger.json()["errors"][0]["message"]
 
 
 def test_bad_brief_names_every_field_and_stores_nothing(api, campaign_db):

@@ -16,7 +16,7 @@ from sparklio_pipelines.content.brief.schema import Brief
 from sparklio_pipelines.content.copy.limits import limit_problems
 from sparklio_pipelines.content.copy.schemas import CopyDeck
 from sparklio_pipelines.content.quality import iter_variants
-from sparklio_pipelines.content.copy.generate import generate_copy
+from sparklio_pipelines.content.copy.generate import generate_copy, replace_channels
 from sparklio_pipelines.defs.assets.common import (
     cached_metadata,
     campaign_asset,
@@ -25,7 +25,14 @@ from sparklio_pipelines.defs.assets.common import (
 )
 
 COPY_SEED_TAG = "sparklio/copy_seed"  # the refresh schedule sets a new one for fresh A/B variants
+COPY_CHANNELS_TAG = "sparklio/copy_channels"  # "x,email": write these channels anew, keep the others' copy
 VARIANTS_PER_CHANNEL = 2
+
+
+def stored_deck(object_store: ObjectStoreResource, campaign_id: str) -> CopyDeck | None:
+    """The campaign's published deck, or None before its first copy run."""
+    key = deck_key(campaign_id)
+    return CopyDeck.model_validate_json(object_store.get_bytes(key)) if object_store.exists(key) else None
 
 
 def copy_markdown(deck: CopyDeck) -> str:
@@ -57,8 +64,10 @@ def copy(
     parsed = Brief.model_validate(brief)
     campaign_id = context.partition_key
     seed = int(context.run.tags.get(COPY_SEED_TAG, "0"))
+    only_channels = [c for c in context.run.tags.get(COPY_CHANNELS_TAG, "").split(",") if c]
     examples = approved_examples(parsed, campaign_db, embedder)  # brand memory: approved lines as few-shot
-    inputs = fingerprint(parsed.canonical_json(), seed, llm.model_label, VARIANTS_PER_CHANNEL, examples)
+    inputs = fingerprint(parsed.canonical_json(), seed, llm.model_label, VARIANTS_PER_CHANNEL, examples,
+                         *(["channels", *only_channels] if only_channels else []))
 
     cached = find_cached(context, object_store, campaign_db, "copy", inputs)
     if cached is not None:
@@ -67,11 +76,15 @@ def copy(
             **cached_metadata(object_store, cached, campaign_id), "copy": dg.MetadataValue.md(copy_markdown(deck)),
         })
 
+    stored = stored_deck(object_store, campaign_id) if only_channels else None
     try:
         deck = generate_copy(parsed, llm, variants=VARIANTS_PER_CHANNEL, seed=seed, approved_examples=examples,
-                             log=context.log.info)
+                             log=context.log.info, only_channels=only_channels if stored else None)
     finally:
         llm.release()  # give the model's memory back before the next GPU step
+    if stored is not None:
+        deck = replace_channels(stored, deck)
+        context.log.info(f"wrote {', '.join(only_channels)} anew; the other channels keep their copy")
     problems = limit_problems(deck)
     if problems:  # the generator trims; this is the last guard before anything is stored
         raise dg.Failure(description="Copy exceeds channel limits", metadata={"problems": problems}, allow_retries=False)

@@ -77,7 +77,9 @@
       button.disabled = true;
       const assets = {copy: ["copy", "image", "video", "captions", "campaign_bundle"],
                       video: ["video", "captions", "campaign_bundle"]}[button.dataset.rerun] || null;
-      const {ok, data} = await api("POST", base + "/runs", {assets, fresh_copy: button.dataset.fresh === "1"});
+      const body = {assets, fresh_copy: button.dataset.fresh === "1"};
+      if (button.dataset.channel) body.copy_channels = [button.dataset.channel];
+      const {ok, data} = await api("POST", base + "/runs", body);
       button.disabled = false;
       if (ok) { location.reload(); } else { label.textContent = message(data); }
     });
