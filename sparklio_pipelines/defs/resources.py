@@ -103,6 +103,7 @@ def llm_resource() -> LLMResource:
             final_model=env_or("SPARKLIO_OLLAMA_FINAL_MODEL", "qwen2.5:14b"),
             timeout_seconds=env_int_or("SPARKLIO_OLLAMA_TIMEOUT_SECONDS", 180),
             keep_alive=env_or("SPARKLIO_OLLAMA_KEEP_ALIVE", "5m"),
+            context_tokens=env_int_or("SPARKLIO_OLLAMA_CONTEXT_TOKENS", 16384),
         )
     return EmbeddedLLMResource(model_path=env_or("SPARKLIO_GGUF_PATH", ""))
 

@@ -68,11 +68,13 @@ class Copywriter:
             focuses = [brief["key_messages"][i % len(brief["key_messages"])] for i in range(len(focuses))]
         count = fmt["properties"]["variants"]["minItems"]
         variants = [self._variant(channel, brief, focuses[i % len(focuses)], language, system) for i in range(count)]
+        scripted = next((r for r in RULES if not reask and self.to_break[r] > 0 and (r != "repeat" or channel == "email")),
+                        None)  # one scripted break per reply, so each shows on its own
         for rule in RULES:
             if rule == "repeat" and channel != "email":
                 continue  # only an email has a preheader to repeat its subject
-            if rule in self.always_break or (not reask and self.to_break[rule] > 0):
-                if rule not in self.always_break:
+            if rule in self.always_break or rule == scripted:
+                if rule == scripted:
                     self.to_break[rule] -= 1
                 self._break(rule, channel, variants[0], language, system)
                 self.broken[rule] += 1
