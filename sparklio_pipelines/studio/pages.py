@@ -216,7 +216,7 @@ async def create_campaign_from_form(request: Request, principal: Principal = Dep
 def review_page(campaign_id: str, request: Request, principal: Principal = Depends(current_principal)) -> Response:
     studio: Studio = request.app.state.studio
     try:
-        campaign = studio.campaign(campaign_id, media_url_for(request))
+        campaign = studio.campaign(campaign_id, request.app.state.public_url)
     except StudioError as exc:
         return render(request, "message.html", exc.status, title="Not found", message=exc.problems[0][1])
     return render(request, "review.html", c=campaign, media=_media_by_language(campaign),

@@ -27,6 +27,7 @@ from sparklio_pipelines.content.brief.schema import (
     Brief,
     BriefError,
 )
+from sparklio_pipelines.defs.links import media_path
 from sparklio_pipelines.studio.copy_rules import copy_problems, field_counts, slug_ok
 from sparklio_pipelines.studio.dagster_client import (
     DagsterClient,
@@ -50,6 +51,8 @@ UPLOAD_FIELDS = {  # form/API field -> (brief field, object stem)
     "style_reference": ("brand.style_reference_path", "style-reference"),
 }
 RUNS_CACHE_SECONDS = 2.0  # the list and review pages poll; Dagster is asked at most this often
+MAX_CACHED_VIEWS = 256  # campaign views kept built (each a few tens of kB)
+VIEW_FRESH_SECONDS = 1.0  # a built view is served this long before its version is asked again
 RECENT_RUNS = 300
 MAX_REASON_CHARS = 500
 
@@ -69,6 +72,8 @@ class Studio:
         self._refreshing: dict = {}
         self._refresh_guard = threading.Lock()
         self._events_cache: OrderedDict[str, tuple[bool, float, RunEvents]] = OrderedDict()
+        # campaign -> (version, view, JSON, when the version was last confirmed)
+        self._views: OrderedDict[str, tuple[tuple, dict, bytes, float]] = OrderedDict()
 
     @property
     def embedder(self):
@@ -127,7 +132,7 @@ class Studio:
         self.db.upsert_campaign(brief, stored.sha256)
         added = self.dagster.add_campaign_partition(brief.campaign_id)
         run_id = self.dagster.launch_campaign_run(brief.campaign_id)
-        self._forget_runs(brief.campaign_id)
+        self._forget(brief.campaign_id)
         return run_id, added
 
     def store_upload(self, campaign_id: str, field: str, filename: str, content: bytes) -> str:
@@ -158,7 +163,7 @@ class Studio:
         if copy_channels:
             tags[COPY_CHANNELS_TAG] = ",".join(copy_channels)
         run_id = self.dagster.launch_campaign_run(campaign_id, assets or None, tags)
-        self._forget_runs(campaign_id)
+        self._forget(campaign_id)
         return run_id
 
     # reading campaigns ---------------------------------------------------------------------------
@@ -171,8 +176,11 @@ class Studio:
             raise not_found(f"campaign {campaign_id!r}")
         return Brief.model_validate(row["brief"])
 
-    def _forget_runs(self, campaign_id: str) -> None:
+    def _forget(self, campaign_id: str) -> None:
+        """After a change made here (a run started, an edit, a rejection): the next read shows it."""
         self._runs_cache.clear()
+        with self._lock:
+            self._views.pop(campaign_id, None)
 
     def _cached(self, key, fetch):
         """`fetch()`, asked of Dagster at most once per RUNS_CACHE_SECONDS per key (pages poll it). One
@@ -244,11 +252,45 @@ class Studio:
             })
         return rows
 
-    def campaign(self, campaign_id: str, media_url) -> dict:
-        """Everything the review page and `GET /api/campaigns/{id}` show. `media_url(key)` makes a browser URL."""
+    def campaign(self, campaign_id: str, media_base: str) -> dict:
+        """Everything the review page and `GET /api/campaigns/{id}` show, media URLs on `media_base`.
+
+        Built again only when its Postgres rows or its runs changed, and that is asked at most once per
+        VIEW_FRESH_SECONDS (a change made through this Studio shows at once): pages poll it and apps
+        fetch it far more often than a campaign changes (see benchmarks/bench_studio.py)."""
+        return self.campaign_view(campaign_id, media_base)[0]
+
+    def campaign_json(self, campaign_id: str, media_base: str) -> bytes:
+        """`campaign` as the API's JSON body, serialized once per version."""
+        return self.campaign_view(campaign_id, media_base)[1]
+
+    def campaign_view(self, campaign_id: str, media_base: str) -> tuple[dict, bytes]:
+        if not slug_ok(campaign_id):
+            raise not_found(f"campaign {campaign_id!r}")
+        with self._lock:
+            cached = self._views.get(campaign_id)
+        if cached and cached[0][0] == media_base and time.monotonic() - cached[3] < VIEW_FRESH_SECONDS:
+            return cached[1], cached[2]
+        runs = self.runs(campaign_id)
+        live = bool(runs) and runs[0].status == "running"  # its step log line moves on between run polls
+        version = (media_base, self.studio_db.campaign_version(campaign_id),
+                   tuple((r.run_id, r.status, tuple(sorted(r.steps.items()))) for r in runs[:5]),
+                   int(time.monotonic() / RUNS_CACHE_SECONDS) if live else None)
+        if cached and cached[0] == version:
+            view, body = cached[1], cached[2]
+        else:
+            view = self._build_campaign(campaign_id, runs, lambda key: media_base + media_path(key))
+            body = json.dumps(view, ensure_ascii=False, default=str).encode()
+        with self._lock:
+            self._views[campaign_id] = (version, view, body, time.monotonic())
+            self._views.move_to_end(campaign_id)
+            while len(self._views) > MAX_CACHED_VIEWS:
+                self._views.popitem(last=False)
+        return view, body
+
+    def _build_campaign(self, campaign_id: str, runs: list[RunSummary], media_url) -> dict:
         brief = self.brief(campaign_id)
         outputs = self.db.outputs(campaign_id)
-        runs = self.runs(campaign_id)
         latest = runs[0] if runs else None
         checks, failures = self._latest_checks(runs)
         done = {rec.asset for rec in outputs}
@@ -341,7 +383,8 @@ class Studio:
                                 required_terms={language: brief.brand.required_for(language)})
                 items.append({
                     "variant": variant.variant,
-                    "fields": {k: v for k, v in variant.model_dump().items() if k not in ("channel", "variant")},
+                    "fields": variant.copy_fields(),
+                    "written_by": variant.provenance(),
                     "counts": field_counts(channel, language, variant_texts(variant)),
                     "problems": copy_problems(deck),
                     "revision": rev["revision"] if rev else None,
@@ -357,7 +400,7 @@ class Studio:
 
         brief = self.brief(campaign_id)
         current = self._current_variant(campaign_id, language, channel, variant_label)
-        editable = {k for k in current.model_dump() if k not in ("channel", "variant")}
+        editable = set(current.copy_fields())
         unknown = sorted(set(edits) - editable)
         if unknown or not edits:
             raise StudioError([("fields", f"{channel} copy has the fields {sorted(editable)}; got {unknown or 'none'}")])
@@ -377,6 +420,7 @@ class Studio:
         stored = self.store.put_bytes(key, json.dumps(revised.model_dump(), ensure_ascii=False, indent=2).encode(),
                                       "application/json")
         self.studio_db.add_revision(campaign_id, language, channel, variant_label, revision, fields, stored, author)
+        self._forget(campaign_id)
         records = [OutputRecord(r["object_key"], REVISIONS_ASSET, r["sha256"], r["bytes"], "application/json",
                                 r["language"], r["channel"], r["variant"])
                    for r in self.studio_db.revisions(campaign_id)]
@@ -424,6 +468,7 @@ class Studio:
             raise StudioError([("reason", f"give a reason of 1-{MAX_REASON_CHARS} printable characters")])
         self._current_variant(campaign_id, language, channel, variant_label)
         self.studio_db.add_rejection(campaign_id, language, channel, variant_label, reason, author)
+        self._forget(campaign_id)
 
     def search(self, query: str, brand: str | None, media_url, k: int = 10) -> list[dict]:
         from sparklio_pipelines.campaigns.brand_memory import search

@@ -8,13 +8,15 @@ import datetime as dt
 import hashlib
 import json
 import threading
+import time
 from typing import Iterator
 
 from pydantic import PrivateAttr
 
 from resources.database import CampaignDatabaseResource, DatabaseUnavailable
 
-POOL_SIZE = 16
+POOL_SIZE = 8  # connections kept open; requests beyond wait for one
+TOKEN_CACHE_SECONDS = 30.0
 
 
 def sha256_hex(text: str) -> str:
@@ -36,7 +38,9 @@ class PooledCampaignDatabase(CampaignDatabaseResource):
 
                 with super().connection():  # applies migrations; maps connection errors to DatabaseError
                     pass
-                self._pool = ThreadedConnectionPool(0, POOL_SIZE, self.dsn, connect_timeout=self.connect_timeout_s)
+                # minconn = maxconn: psycopg2's pool closes every returned connection beyond minconn, and
+                # opens new ones while holding its lock, so a smaller minconn serializes requests on connects.
+                self._pool = ThreadedConnectionPool(POOL_SIZE, POOL_SIZE, self.dsn, connect_timeout=self.connect_timeout_s)
                 self._slots = threading.BoundedSemaphore(POOL_SIZE)  # wait for a free connection, never fail
         return self._pool
 
@@ -64,6 +68,7 @@ class PooledCampaignDatabase(CampaignDatabaseResource):
 class StudioStore:
     def __init__(self, db: CampaignDatabaseResource):
         self.db = db
+        self._token_names: dict[str, tuple[str, float]] = {}  # token sha256 -> (name, known until)
 
     def _fetch(self, sql: str, params: tuple = ()) -> list[tuple]:
         with self.db.connection() as conn, conn.cursor() as cur:
@@ -104,8 +109,18 @@ class StudioStore:
         self._fetch("INSERT INTO studio_api_tokens (token_sha256, name) VALUES (%s, %s)", (sha256_hex(token), name))
 
     def api_token_name(self, token: str) -> str | None:
-        rows = self._fetch("SELECT name FROM studio_api_tokens WHERE token_sha256 = %s", (sha256_hex(token),))
-        return rows[0][0] if rows else None
+        """The token's name, or None. A known token is remembered for TOKEN_CACHE_SECONDS: apps poll,
+        and asking Postgres on every request costs more than the request (a deleted token stops
+        working within that time); an unknown one is always looked up."""
+        digest = sha256_hex(token)
+        known = self._token_names.get(digest)
+        if known and known[1] > time.monotonic():
+            return known[0]
+        rows = self._fetch("SELECT name FROM studio_api_tokens WHERE token_sha256 = %s", (digest,))
+        if not rows:
+            return None
+        self._token_names[digest] = (rows[0][0], time.monotonic() + TOKEN_CACHE_SECONDS)
+        return rows[0][0]
 
     # copy revisions and rejections ---------------------------------------------------------------
 
@@ -145,6 +160,17 @@ class StudioStore:
         return [dict(zip(names, row)) for row in rows]
 
     # campaigns -----------------------------------------------------------------------------------
+
+    def campaign_version(self, campaign_id: str) -> tuple:
+        """What changes whenever anything the review shows from Postgres changes: the brief, the outputs
+        (a write bumps updated_at; a removal the count), revisions and rejections. One round trip."""
+        (row,) = self._fetch(
+            "SELECT (SELECT updated_at FROM campaigns WHERE campaign_id = %(c)s),"
+            " (SELECT max(updated_at) FROM campaign_outputs WHERE campaign_id = %(c)s),"
+            " (SELECT count(*) FROM campaign_outputs WHERE campaign_id = %(c)s),"
+            " (SELECT count(*) FROM copy_revisions WHERE campaign_id = %(c)s),"
+            " (SELECT count(*) FROM copy_rejections WHERE campaign_id = %(c)s)", {"c": campaign_id})
+        return row
 
     def campaigns(self) -> list[dict]:
         rows = self._fetch(

@@ -22,6 +22,21 @@ class Provenance(BaseModel):
     translated_by: str | None = None
     source: Literal["model", "brief"] = "model"
 
+    def copy_fields(self) -> dict:
+        """The copy itself, by field: what a marketer reads and edits (not its labels or provenance)."""
+        return self.model_dump(exclude={"channel", "variant", *Provenance.model_fields})
+
+    def provenance(self) -> str:
+        """Who wrote it, in words: 'qwen2.5:7b, polished by qwen2.5:14b', 'the brief's own words'."""
+        if self.source == "brief":
+            return "the brief's own words"
+        said = [self.drafted_by or "the model"]
+        if self.translated_by:
+            said.append("translated from the brief")
+        if self.polished_by:
+            said.append(f"polished by {self.polished_by}")
+        return ", ".join(said)
+
 
 class InstagramVariant(Provenance):
     channel: Literal["instagram"] = "instagram"

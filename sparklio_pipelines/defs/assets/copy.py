@@ -42,7 +42,7 @@ def copy_markdown(deck: CopyDeck) -> str:
         lines.append(f"### {language}")
         for channel, variants in channels.items():
             for variant in variants:
-                body = {k: v for k, v in variant.model_dump().items() if k not in ("channel", "variant")}
+                body = variant.copy_fields()
                 text = " / ".join(" ".join(v) if isinstance(v, list) else str(v) for v in body.values())
                 lines.append(f"- **{channel} {variant.variant}**: {text}")
     return "\n".join(lines)
