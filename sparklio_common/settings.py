@@ -72,6 +72,10 @@ class Settings:
     ffprobe: str  # SPARKLIO_FFPROBE: ffprobe binary; default the one on PATH
 
 
+RETRY_DELAY_ENV, DEFAULT_RETRY_DELAY_S = "SPARKLIO_RETRY_DELAY_SECONDS", 2.0
+POOL_POLL_ENV, DEFAULT_POOL_POLL_S = "SPARKLIO_POOL_POLL_SECONDS", 0.5
+
+
 def settings() -> Settings:
     """The settings as the environment says now (read on each call: tests and the CLI change it)."""
     env = os.environ.get
@@ -82,9 +86,9 @@ def settings() -> Settings:
         timezone=env("SPARKLIO_TIMEZONE") or "Asia/Seoul",
         max_video_mb=_number("SPARKLIO_MAX_VIDEO_MB", 500, 0.001, 100_000),
         max_video_seconds=_number("SPARKLIO_MAX_VIDEO_SECONDS", 600, 0.1, 86_400),
-        retry_delay_s=seconds_from_env("SPARKLIO_RETRY_DELAY_SECONDS", 2.0, 0, 3600),
+        retry_delay_s=seconds_from_env(RETRY_DELAY_ENV, DEFAULT_RETRY_DELAY_S, 0, 3600),
         # below 0.1 s it is a busy loop on the database; 15 s is Dagster's own cap
-        pool_poll_s=seconds_from_env("SPARKLIO_POOL_POLL_SECONDS", 0.5, 0.1, 15),
+        pool_poll_s=seconds_from_env(POOL_POLL_ENV, DEFAULT_POOL_POLL_S, 0.1, 15),
         executor=(env("SPARKLIO_EXECUTOR") or "default").strip().lower(),
         video_encoder=(env("SPARKLIO_VIDEO_ENCODER") or "auto").strip() or "auto",
         ffmpeg=env("SPARKLIO_FFMPEG") or "",

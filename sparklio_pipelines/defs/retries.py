@@ -18,8 +18,6 @@ from dagster import DagsterError, Failure, MetadataValue, RetryRequested
 from sparklio_common.errors import is_transient
 from sparklio_common.settings import settings
 
-RETRY_DELAY_ENV = "SPARKLIO_RETRY_DELAY_SECONDS"
-DEFAULT_RETRY_DELAY_S = 2.0
 MAX_METADATA_CHARS = 20_000  # an LLM reply can be long; the UI only needs enough to see what went wrong
 
 

@@ -14,7 +14,7 @@ import uuid
 
 import pytest
 
-from sparklio_pipelines.defs.retries import RETRY_DELAY_ENV
+from sparklio_common.settings import RETRY_DELAY_ENV
 
 FAULT_RETRY_DELAY_S = "0.2"
 

@@ -17,8 +17,8 @@ from dagster._core.execution.plan.instance_concurrency_context import (
     InstanceConcurrencyContext,
 )
 
+from sparklio_common.settings import DEFAULT_POOL_POLL_S
 from sparklio_pipelines.defs.dagster_compat.executors import (
-    DEFAULT_POOL_POLL_S,
     PoolAwareInProcessExecutor,
     PromptPoolClaims,
     pool_poll_seconds,

@@ -85,7 +85,6 @@ def test_marketer_flow(stack, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 
-
     studio, dagster = stack
     driver = browser
     find = driver.find_element
@@ -148,7 +147,7 @@ def test_marketer_flow(stack, browser):
 
     # 4-6. the captioned video plays; approve and search; an over-limit edit is refused
     stored = Path(os.environ["SPARKLIO_HOME"]) / "objects" / "campaigns" / campaign_id / "captions" / "en" / "video-captioned.mp4"
-    review_approve_and_refuse(driver, studio, campaign_id, stored)
+    review_approve_and_refuse(driver, studio, campaign_id, stored, "campaign")
 
 
 def plant_reviewable_campaign(campaign_id: str, db) -> Path:
@@ -199,7 +198,6 @@ def test_review_page_plays_video_approves_and_refuses_an_over_limit_edit(stack, 
     """Steps 4-6 of the flow on planted outputs, so they are checked even when a full run is slow."""
     from selenium.webdriver.common.by import By
 
-
     studio, _ = stack
     driver, find = browser, browser.find_element
     campaign_id = f"review-{uuid.uuid4().hex[:6]}"
@@ -209,14 +207,13 @@ def test_review_page_plays_video_approves_and_refuses_an_over_limit_edit(stack, 
     find(By.ID, "password").send_keys(PASSWORD)
     find(By.ID, "sign-in").click()
     wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, ".pagehead h1"), 30, "the campaigns page")
-    shot(driver, "campaigns-list")
-
-    review_approve_and_refuse(driver, studio, campaign_id, stored_video)
+    review_approve_and_refuse(driver, studio, campaign_id, stored_video, "planted")
 
 
-def review_approve_and_refuse(driver, studio, campaign_id: str, stored_video: Path) -> None:
+def review_approve_and_refuse(driver, studio, campaign_id: str, stored_video: Path, shots: str) -> None:
     """Steps 4-6: the captioned video plays with ffprobe's duration and seeks (Range requests); a variant is
-    approved and found through search; an edit past the X limit is refused and changes nothing."""
+    approved and found through search; an edit past the X limit is refused and changes nothing.
+    Screenshots are named `<shots>-review-page` etc."""
     from selenium.webdriver.common.by import By
 
     from sparklio_pipelines.content.media import probe, summarize
@@ -233,7 +230,7 @@ def review_approve_and_refuse(driver, studio, campaign_id: str, stored_video: Pa
     driver.execute_script("arguments[0].currentTime = arguments[0].duration / 2;", video)  # a seek: a Range request
     wait_for(lambda: driver.execute_script("return arguments[0].readyState", video) >= 2, 30, "the seek")
     driver.execute_script("arguments[0].pause(); arguments[0].scrollIntoView();", video)
-    shot(driver, "review-page")
+    shot(driver, f"{shots}-review-page")
 
     card = find(By.CSS_SELECTOR, '.variant[data-channel="x"][data-variant="A"]')
     text = card.find_element(By.CSS_SELECTOR, ".copy-field .text").text
@@ -244,7 +241,7 @@ def review_approve_and_refuse(driver, studio, campaign_id: str, stored_video: Pa
     find(By.ID, "search-button").click()
     hits = wait_for(lambda: driver.find_elements(By.CSS_SELECTOR, "#hits .hit.approved_copy"), 60, "search hits")
     assert any(text in hit.text for hit in hits)
-    shot(driver, "search")
+    shot(driver, f"{shots}-search")
 
     driver.get(f"{studio.url}/campaigns/{campaign_id}")
     card = find(By.CSS_SELECTOR, '.variant[data-channel="x"][data-variant="B"]')
@@ -257,6 +254,6 @@ def review_approve_and_refuse(driver, studio, campaign_id: str, stored_video: Pa
     message = wait_for(lambda: card.find_element(By.CSS_SELECTOR, ".variant-msg").text, 30, "the refusal")
     assert "Not saved" in message and "limit 280" in message
     driver.execute_script("arguments[0].scrollIntoView();", card)
-    shot(driver, "edit-refused", full_page=False)
+    shot(driver, f"{shots}-edit-refused", full_page=False)
     driver.get(f"{studio.url}/campaigns/{campaign_id}")
     assert find(By.CSS_SELECTOR, '.variant[data-channel="x"][data-variant="B"] .copy-field .text').text == before

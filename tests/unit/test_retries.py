@@ -28,10 +28,10 @@ from sparklio_common.errors import (
     is_transient,
 )
 from sparklio_common.keys import UnsafeKeyError
+from sparklio_common.settings import RETRY_DELAY_ENV
 from sparklio_pipelines.content.brief.schema import BriefError
 from sparklio_pipelines.content.copy.schemas import CopyError
 from sparklio_pipelines.defs.retries import (
-    RETRY_DELAY_ENV,
     retry_delay_seconds,
     service_step,
 )

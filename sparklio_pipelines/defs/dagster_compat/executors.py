@@ -54,8 +54,6 @@ from dagster_shared.utils.timing import format_duration
 
 from sparklio_common.settings import settings
 
-POOL_POLL_ENV = "SPARKLIO_POOL_POLL_SECONDS"
-DEFAULT_POOL_POLL_S = 0.5
 
 
 def pool_poll_seconds() -> float:
