@@ -67,7 +67,8 @@ class OllamaLLMResource(LLMResource):
     timeout_seconds: int = Field(default=180, description="per request: connect, and each read (seconds)")
     keep_alive: str = Field(default="5m", description="how long Ollama keeps a model loaded between calls")
     context_tokens: int = Field(
-        default=16384, description="num_ctx: Ollama's 2048-token default cannot hold a brief, the rules and a whole deck",
+        default=16384,
+        description="num_ctx: Ollama's 2048-token default cannot hold a brief, the rules and a whole deck",
     )
 
     _client: Any = PrivateAttr(default=None)
@@ -137,7 +138,8 @@ class OllamaLLMResource(LLMResource):
 
     def _options(self, max_tokens: int, temperature: float, seed: int | None,
                  stop: list[str] | None = None) -> dict[str, Any]:
-        options: dict[str, Any] = {"num_ctx": self.context_tokens, "num_predict": max_tokens, "temperature": temperature}
+        options: dict[str, Any] = {"num_ctx": self.context_tokens, "num_predict": max_tokens,
+                                   "temperature": temperature}
         if seed is not None:
             options["seed"] = seed
         if stop:

@@ -27,7 +27,6 @@ import wave
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
 from xml.sax.saxutils import escape as xml_escape
 
 from dagster import ConfigurableResource

@@ -19,7 +19,6 @@ from resources.object_store import ObjectStoreResource
 from sparklio_common.keys import campaign_key
 from sparklio_pipelines.campaigns.briefs import store_brief
 from sparklio_pipelines.content.brief.brand_kits import load_brand_kit
-from sparklio_pipelines.content.channels import ALWAYS_GENERATED
 from sparklio_pipelines.content.brief.parse import parse_brief_bytes, parse_brief_data
 from sparklio_pipelines.content.brief.schema import (
     CHANNELS,
@@ -27,6 +26,7 @@ from sparklio_pipelines.content.brief.schema import (
     Brief,
     BriefError,
 )
+from sparklio_pipelines.content.channels import ALWAYS_GENERATED
 from sparklio_pipelines.defs.links import media_path
 from sparklio_pipelines.studio.copy_rules import copy_problems, field_counts, slug_ok
 from sparklio_pipelines.studio.dagster_client import (

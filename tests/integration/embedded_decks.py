@@ -17,9 +17,9 @@ from pathlib import Path
 from sparklio_pipelines.content.brief.parse import load_brief
 from sparklio_pipelines.content.brief.schema import Brief
 from sparklio_pipelines.content.copy.claims import claims_problems
+from sparklio_pipelines.content.copy.generate import generate_copy
 from sparklio_pipelines.content.copy.limits import limit_problems
 from sparklio_pipelines.content.copy.schemas import CopyDeck
-from sparklio_pipelines.content.copy.generate import generate_copy
 from sparklio_pipelines.content.quality import iter_variants, variant_texts
 
 BRIEFS = Path(__file__).resolve().parents[2] / "examples" / "briefs"

@@ -17,8 +17,8 @@ from sparklio_pipelines.campaigns.brand_memory import (
 )
 from sparklio_pipelines.campaigns.briefs import store_brief
 from sparklio_pipelines.content.brief.parse import parse_brief_data
-from sparklio_pipelines.content.copy.schemas import CopyDeck
 from sparklio_pipelines.content.copy.generate import generate_copy
+from sparklio_pipelines.content.copy.schemas import CopyDeck
 
 APPROVED_LINE = "Hanbit barley tea: roasted, nutty and calm, one warm cup at a time."
 BRIEF = {

@@ -15,6 +15,8 @@ import dagster as dg
 import pytest
 
 from resources.ollama_llm import OllamaLLMResource
+from sparklio_common.keys import deck_key
+from sparklio_common.settings import REPO_ROOT
 from sparklio_pipelines.content import quality
 from sparklio_pipelines.content.brief.parse import load_brief
 from sparklio_pipelines.content.copy.chat import CLAIM, CUT_LINE, LANGUAGE, REASKS, REPEATED_SUBJECT
@@ -22,8 +24,6 @@ from sparklio_pipelines.content.copy.claims import claims_problems
 from sparklio_pipelines.content.copy.generate import generate_copy
 from sparklio_pipelines.content.copy.limits import BANNED_WORD, LIMIT, limit_problems
 from sparklio_pipelines.content.copy.schemas import CopyError
-from sparklio_common.keys import deck_key
-from sparklio_common.settings import REPO_ROOT
 from tests.support.fake_copywriter import Copywriter
 from tests.support.fake_ollama import FakeOllama
 

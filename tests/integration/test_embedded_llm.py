@@ -13,8 +13,8 @@ pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
 from resources.llm import EmbeddedLLMResource, LLMOutputError, default_gguf_path  # noqa: E402
 from sparklio_pipelines.content.brief.parse import load_brief
 from sparklio_pipelines.content.copy.claims import claims_problems
-from sparklio_pipelines.content.copy.limits import limit_problems
 from sparklio_pipelines.content.copy.generate import generate_copy
+from sparklio_pipelines.content.copy.limits import limit_problems
 
 BRIEFS = Path(__file__).resolve().parents[2] / "examples" / "briefs"
 

@@ -14,9 +14,9 @@ from sparklio_pipelines.content.copy.claims import (
     find_claims,
     unsupported_claims,
 )
+from sparklio_pipelines.content.copy.generate import generate_copy
 from sparklio_pipelines.content.copy.limits import first_fitting, limit_problems
 from sparklio_pipelines.content.copy.schemas import CopyDeck, XVariant
-from sparklio_pipelines.content.copy.generate import generate_copy
 from sparklio_pipelines.content.copy.writer import fit_headlines
 from tests.unit.claims_report import (
     CASES,

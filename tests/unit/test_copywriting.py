@@ -10,6 +10,7 @@ from resources.llm import LLMOutputError, LLMResource
 from sparklio_common.model_io import LLMCall
 from sparklio_pipelines.content.brief.parse import load_brief
 from sparklio_pipelines.content.channels import channel_limits, word_count
+from sparklio_pipelines.content.copy.generate import generate_copy
 from sparklio_pipelines.content.copy.limits import (
     brand_hashtags,
     drop_banned_sentences,
@@ -20,7 +21,6 @@ from sparklio_pipelines.content.copy.limits import (
 )
 from sparklio_pipelines.content.copy.prompts import parse_email
 from sparklio_pipelines.content.copy.schemas import CopyDeck, CopyError, XVariant
-from sparklio_pipelines.content.copy.generate import generate_copy
 from sparklio_pipelines.content.copy.writer import fit_script
 
 BRIEFS = Path(__file__).resolve().parents[2] / "examples" / "briefs"

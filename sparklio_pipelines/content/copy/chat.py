@@ -25,7 +25,6 @@ from sparklio_pipelines.content.channels import channel_limits
 from sparklio_pipelines.content.copy.claims import Facts, unsupported_claims
 from sparklio_pipelines.content.copy.limits import (
     HASHTAG,
-    LIMIT,
     brand_hashtags,
     tidy,
     variant_rule_problems,
@@ -212,7 +211,8 @@ class ChatCopyWriter:
         result = self.llm.chat(messages, schema, max_tokens=8192 if final else 4096,
                                temperature=FINAL_TEMPERATURE if final else TEMPERATURE,
                                seed=_seed(self.seed, language, channel, field, attempt), final=final)
-        self.calls.append(CopyCall(language=language, channel=channel, variant="*", field=field, **result.call.to_dict()))
+        self.calls.append(CopyCall(language=language, channel=channel, variant="*", field=field,
+                                   **result.call.to_dict()))
         return result.data, result.call.model
 
     def build(self, language: str, channel: str, label: str, raw: dict, drafted_by: str,

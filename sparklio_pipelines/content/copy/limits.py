@@ -282,5 +282,6 @@ def limit_problems(deck: CopyDeck) -> list[str]:
                 problems.append(f"{language}/{channel}: no variants")
             for v in variants:
                 where = f"{language}/{channel}/{v.variant}"
-                problems += [text for _rule, text in variant_rule_problems(where, language, channel, v, banned, required)]
+                found = variant_rule_problems(where, language, channel, v, banned, required)
+                problems += [text for _rule, text in found]
     return problems

@@ -13,10 +13,10 @@ from sparklio_common.keys import channel_key, deck_key
 from sparklio_pipelines.campaigns.brand_memory import approved_examples
 from sparklio_pipelines.campaigns.manifest import fingerprint, output_record
 from sparklio_pipelines.content.brief.schema import Brief
+from sparklio_pipelines.content.copy.generate import generate_copy, replace_channels
 from sparklio_pipelines.content.copy.limits import limit_problems
 from sparklio_pipelines.content.copy.schemas import CopyDeck
 from sparklio_pipelines.content.quality import iter_variants
-from sparklio_pipelines.content.copy.generate import generate_copy, replace_channels
 from sparklio_pipelines.defs.assets.common import (
     cached_metadata,
     campaign_asset,

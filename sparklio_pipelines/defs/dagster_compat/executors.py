@@ -55,7 +55,6 @@ from dagster_shared.utils.timing import format_duration
 from sparklio_common.settings import settings
 
 
-
 def pool_poll_seconds() -> float:
     return settings().pool_poll_s
 
