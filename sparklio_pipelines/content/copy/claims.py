@@ -154,7 +154,8 @@ _FIGURE = re.compile(
 )
 _MONTH_BEFORE = re.compile(r"\d\s?월\s?$")
 _SPELLED = re.compile(
-    r"(?<!\w)(?P<word>" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")[\s-](?P<unit>[A-Za-z%가-힣]+)",
+    r"(?<!\w)(?P<word>" + "|".join(sorted(_NUMBER_WORDS, key=len, reverse=True)) + r")"
+    r"(?P<half>[\s-]and[\s-]a[\s-]half)?[\s-](?P<unit>[A-Za-z%가-힣]+)",
     re.IGNORECASE,
 )
 
@@ -260,7 +261,8 @@ def _figures(text: str) -> list[Claim]:
         unit = _unit(m["unit"], False)
         if unit not in _MEASURES or (is_korean(word) and unit != "times"):
             continue  # 'one step', 'one tea bag', '한 잔' (a cup) state no figure; 'two minutes' does
-        found.append(Claim(m.group(), "figure", f"{_NUMBER_WORDS[word]} {unit}", m.start(), m.end()))
+        value = f"{int(_NUMBER_WORDS[word]) + (0.5 if m['half'] else 0):g}"  # 'two-and-a-half hours': 2.5 hour
+        found.append(Claim(m.group(), "figure", f"{value} {unit}", m.start(), m.end()))
     return found
 
 

@@ -140,7 +140,8 @@ def first_fitting(lines: list[str], limit: int, banned_words: list[str], length:
     return ""
 
 
-def _has_final_consonant(syllable: str) -> bool:
+def has_final_consonant(syllable: str) -> bool:
+    """A Hangul syllable with a final consonant (받침): it takes 은/을/과, not 는/를/와."""
     code = ord(syllable) - 0xAC00
     return 0 <= code <= 11171 and code % 28 != 0
 
@@ -149,7 +150,7 @@ def required_sentence(term: str, language: str) -> str:
     """A short natural sentence carrying `term`, added when the model left the term out."""
     if language == "ko":
         last = term.strip()[-1:]
-        particle = "과" if last and _has_final_consonant(last) else "와"
+        particle = "과" if last and has_final_consonant(last) else "와"
         return f"{term}{particle} 함께하세요."
     return f"Meet {term}."
 

@@ -38,6 +38,8 @@ from sparklio_pipelines.content.copy.limits import (
     ensure_terms,
     find_banned,
     first_fitting,
+    has_final_consonant,
+    sentences,
     tidy,
     trim_words,
     x_weighted_length,
@@ -127,8 +129,8 @@ class _Writer:
             return "names an example product"
         if shingles(text, self.language) & example_shingles(self.language):
             return "copies an example"
-        if tidy(text).rstrip(".!").casefold() in example_lines(self.language):
-            return "copies an example"  # short lines (headlines) have no 5-word run to catch
+        if any(tidy(line).rstrip(".!").casefold() in example_lines(self.language) for line in [text, *sentences(text)]):
+            return "copies an example"  # short lines ("Grab a four-pack.") have no 5-word run to catch
         names = [self.brief.product, self.brief.brand.name, *self.required]
         repeated = repeated_phrase(text, self.language, names)
         if repeated:
@@ -271,7 +273,8 @@ def fit_script(script: str, brief: Brief, language: str) -> str:
     else:
         def short(t: str) -> bool:
             return word_count(t) < (limit.min_words or 0)
-    padding = [*brief.key_messages, brief.call_to_action]
+    # The brief's statements, then facts said as sentences; repeating a message is the last resort.
+    padding = [*brief.key_messages, brief.call_to_action, audience_sentence(brief, language)]
     i = 0
     while short(script):
         piece = _sentence(drop_banned_sentences(padding[i % len(padding)], brief.brand.banned_for(language)) or brief.product)
@@ -286,6 +289,15 @@ def fit_script(script: str, brief: Brief, language: str) -> str:
     )
     # 75 words overrun the character cap only with absurdly long "words" (a URL, a run of letters).
     return ensure_terms(script, terms, language, limit.max_chars)
+
+
+def audience_sentence(brief: Brief, language: str) -> str:
+    """Who the product is for, in the brief's words."""
+    audience = brief.audience.rstrip(".")
+    if language == "ko":
+        topic = "은" if has_final_consonant(brief.product[-1:]) else "는"
+        return f"{brief.product}{topic} {audience}{'을' if has_final_consonant(audience[-1:]) else '를'} 위해 만들었어요."
+    return f"{brief.product} is made for {audience[:1].lower()}{audience[1:]}."
 
 
 def fit_headlines(raw: list, brief: Brief, language: str, focus: str | None = None) -> list[str]:
