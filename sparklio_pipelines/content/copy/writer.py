@@ -29,8 +29,10 @@ from sparklio_pipelines.content.channels import (
 )
 from sparklio_pipelines.content.copy.claims import (
     Facts,
+    find_claims,
     unsupported_claims,
 )
+from sparklio_pipelines.content.copy.grounding import brief_vocabulary, grounded_sentences
 from sparklio_pipelines.content.copy.limits import (
     HASHTAG,
     brand_hashtags,
@@ -39,6 +41,7 @@ from sparklio_pipelines.content.copy.limits import (
     find_banned,
     first_fitting,
     has_final_consonant,
+    required_sentence,
     sentences,
     tidy,
     trim_words,
@@ -86,6 +89,7 @@ class _Writer:
         self.facts, self.refused = facts, refused  # what the whole brief states; the claims sent back
         self.banned = brief.brand.banned_for(language)
         self.required = brief.brand.required_for(language)
+        self.vocabulary = brief_vocabulary(brief, approved)
 
     def _record(self, channel: str, variant: str, field: str, call: LLMCall) -> None:
         self.calls.append(CopyCall(language=self.language, channel=channel, variant=variant, field=field, **call.to_dict()))
@@ -109,7 +113,8 @@ class _Writer:
         ends = [m.end() for m in SENTENCE_END.finditer(text)]
         if ends and ends[-1] < len(text):
             text = text[: ends[-1]]
-        return text
+        # A tiny model invents: keep what the brief says (claims stay, for the claims guard to refuse).
+        return grounded_sentences(text, self.vocabulary, keep=lambda s: bool(find_claims(s, self.facts.extra)))
 
     def unusable(self, text: str, channel: str, variant: str, field: str) -> str | None:
         """Why a cleaned reply cannot be used (None when it can): it holds a banned word, states a
@@ -123,6 +128,11 @@ class _Writer:
         banned = find_banned(text, self.banned)
         if banned:
             return f"uses banned words {banned}"
+        said = text
+        for term in self.required:
+            said = said.replace(required_sentence(term, self.language), "")
+        if not tidy(said):
+            return "says nothing the brief supports"  # every sentence it wrote was dropped as invented
         low = text.casefold()
         own = f"{self.brief.product} {self.brief.brand.name}".casefold()
         if any(name in low and name not in own for name in example_names(self.language)):

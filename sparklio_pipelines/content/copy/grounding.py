@@ -1,0 +1,89 @@
+"""Grounding for a base model's copy: a sentence stays only when its words are the brief's.
+
+The embedded 270M base model writes fluent sentences about things no brief said: "a 14-day
+peel-and-stick serum", "It's three in the morning", "하루 종일 카페에서 커피를 마셔요" for a caffeine-free
+tea, or a line from a few-shot example ("Grab a four-pack now"). The claims lexicon cannot list
+every invention, so the completion strategy keeps a sentence only when most of its content words
+come from the brief (product, audience, key messages, CTA, translations, brand and its approved or
+example phrases) or from a short list of words any post may use ("today", "your", "지금").
+English is compared by five-letter prefixes ("brightens" ~ "brighter"); Korean, which glues particles and
+endings to its words, by pairs of Hangul syllables. An instruct model paraphrases on purpose, so the
+chat strategy is held to the claims guard instead.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sparklio_pipelines.content.brief.schema import Brief
+from sparklio_pipelines.content.copy.claims import support_text
+from sparklio_pipelines.content.copy.limits import sentences
+
+EN_MIN_GROUNDED = 0.7  # share of a sentence's content words the brief must have said
+KO_MIN_GROUNDED = 0.6  # share of its Hangul syllable pairs; endings (해요, 세요) are partly generic
+
+# Function words, and words any post may use without stating a fact.
+_EN_GENERIC = frozenset("""
+a an the and or but nor so yet for of in on at to from by with without into onto over under about as than then
+is are was were be been being am do does did done have has had having will would can could shall should may might
+must it its it's this that these those there here what which who whom whose when where why how all any both each
+every few more most other some such no not only own same too very just also even still again ever
+i me my mine we us our ours you your yours he him his she her hers they them their theirs one
+s t don't can't won't isn't aren't you're we're it's that's let's i'm you've we've
+hi hello hey welcome meet try today now new discover get got make made makes feel start ready see find
+check out go come enjoy keep day days every everyday life little bit way thing things time times up
+buy order shop
+""".split())
+_KO_GENERIC = ("지금", "오늘", "함께", "만나", "보세요", "하세요", "해요", "세요", "에요", "이에요", "예요", "니다",
+               "습니다", "합니다", "드려요", "드립니다", "있어요", "좋아요", "주세요", "여러분", "안녕", "하루", "매일")
+
+_EN_WORD = re.compile(r"[a-z0-9]+")
+_HANGUL_RUN = re.compile(r"[가-힣]+")
+
+
+def _stem(word: str) -> str:
+    """A crude stem: the first five letters ("simplified" ~ "simple", "brightens" ~ "brighter")."""
+    return word[:5]
+
+
+def _en_content(text: str) -> list[str]:
+    return [_stem(w) for w in _EN_WORD.findall(text.casefold().replace("’", "'")) if w not in _EN_GENERIC]
+
+
+def _ko_pairs(text: str) -> list[str]:
+    return [run[i : i + 2] for run in _HANGUL_RUN.findall(text) for i in range(len(run) - 1)]
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What the brief says, as English stems and Korean syllable pairs."""
+
+    stems: frozenset[str]
+    pairs: frozenset[str]
+
+
+def brief_vocabulary(brief: Brief, extra: list[str] = ()) -> Vocabulary:
+    """The brief's own words (every language it carries), plus `extra` lines (approved copy)."""
+    text = "\n".join([support_text(brief), brief.tone, *brief.brand.example_phrases, *brief.brand.tone_words, *extra])
+    return Vocabulary(stems=frozenset(_en_content(text)), pairs=frozenset(_ko_pairs(text + " " + " ".join(_KO_GENERIC))))
+
+
+def grounded_share(sentence: str, vocabulary: Vocabulary) -> float:
+    """The share of a sentence's content the brief states (0 for a sentence with none: "What do you
+    have for me?" says nothing the brief does)."""
+    units = [(w, w in vocabulary.stems) for w in _en_content(sentence)]
+    units += [(p, p in vocabulary.pairs) for p in _ko_pairs(sentence)]
+    return sum(ok for _u, ok in units) / len(units) if units else 0.0
+
+
+def is_grounded(sentence: str, vocabulary: Vocabulary) -> bool:
+    korean = bool(_HANGUL_RUN.search(sentence))
+    return grounded_share(sentence, vocabulary) >= (KO_MIN_GROUNDED if korean else EN_MIN_GROUNDED)
+
+
+def grounded_sentences(text: str, vocabulary: Vocabulary, keep: Callable[[str], bool] = lambda _s: False) -> str:
+    """`text` without the sentences the brief does not support (order kept); `keep` spares sentences
+    another guard must see whole (a claim is refused and re-asked, not quietly dropped)."""
+    return " ".join(s for s in sentences(text) if keep(s) or is_grounded(s, vocabulary))

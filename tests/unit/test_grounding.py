@@ -1,0 +1,58 @@
+"""The grounding guard for a base model's copy: invented sentences go, the brief's stay."""
+
+from __future__ import annotations
+
+import pytest
+
+from sparklio_common.settings import REPO_ROOT
+from sparklio_pipelines.content.brief.parse import load_brief
+from sparklio_pipelines.content.copy.grounding import brief_vocabulary, grounded_sentences, is_grounded
+
+BRIEFS = REPO_ROOT / "examples" / "briefs"
+
+
+@pytest.fixture(scope="module")
+def glow():
+    return brief_vocabulary(load_brief(BRIEFS / "glow-serum-en.yaml"))
+
+
+@pytest.fixture(scope="module")
+def hanbit():
+    return brief_vocabulary(load_brief(BRIEFS / "hanbit-tea-ko.yaml"))
+
+
+# Lines the embedded model wrote for the sample briefs (the first of each pair), and lines a reviewer keeps.
+@pytest.mark.parametrize(("line", "grounded"), [
+    ("Glow Vitamin C Serum is a 14-day peel-and-stick skincare serum that delivers powerful skin-care benefits.", False),
+    ("It's three in the morning.", False),
+    ("Grab a four-pack now.", False),  # a few-shot example's offer
+    ("What do you have for me?", False),
+    ("Hi, I'm looking for a five-pack of serum.", False),
+    ("15% stabilized vitamin C with hyaluronic acid, it's for your skin.", True),
+    ("Glow Vitamin C serum is a light serum that brightens your skin and makes your days brighter.", True),
+    ("A simple morning routine for your skin.", True),
+    ("Shop the launch offer today.", True),
+])
+def test_english_sentences(glow, line, grounded):
+    assert is_grounded(line, glow) is grounded
+
+
+@pytest.mark.parametrize(("line", "grounded"), [
+    ("하루 종일 카페에서 커피를 마셔요.", False),  # coffee, for a caffeine-free tea
+    ("힐링.", False),
+    ("건강하고 냄새", False),
+    ("Eat one and keep it in your purse.", False),  # an example's line, in the English copy of a Korean brief
+    ("카페인 없이 하루 종일 편하게 즐기세요.", True),
+    ("티백 하나로 1리터를 간편하게 준비하세요.", True),
+    ("따뜻한 보리차 한 잔, 어떠세요?", True),
+    ("Nutty flavor from organic Korean barley.", True),  # the brief's English translation
+])
+def test_korean_brief_sentences(hanbit, line, grounded):
+    assert is_grounded(line, hanbit) is grounded
+
+
+def test_only_the_invented_sentences_go_and_a_kept_one_is_spared(glow):
+    text = "Brighter-looking skin in 14 days. It's three in the morning. Shop the launch offer."
+    assert grounded_sentences(text, glow) == "Brighter-looking skin in 14 days. Shop the launch offer."
+    spared = grounded_sentences(text, glow, keep=lambda s: "three" in s)
+    assert spared == text
