@@ -6,8 +6,9 @@ line stopped at the newline; multi-part answers (email, headlines) are ' | '-sep
 line. Raw lines, not schema-constrained JSON: llama.cpp's grammar sampler scans Gemma's 262k-token
 vocabulary every step (measured 1.7x slower on a 16-token headline list, ~6x on a 190-token
 email, for no better text), and a parse failure here just falls back to the brief's words.
-Whatever the model writes, the text is cleaned, required terms added and every channel limit
-enforced here, so nothing over a limit ever leaves this module. A reply that holds a banned word or
+Whatever the model writes, the text is cleaned (a sentence the brief does not support is dropped,
+see grounding.py), required terms added and every channel limit enforced here, so nothing over a
+limit ever leaves this module. A reply that holds a banned word or
 a claim the brief does not state (see claims.py) is re-asked, then replaced by the brief's own
 words; a banned word is never cut out of a sentence, and a line that does not fit is replaced by a
 shorter line from the brief, never cut with '…'.
