@@ -105,6 +105,9 @@ CASES: tuple[Case, ...] = (
     # added after the lexicon grew (sleep, popularity, taste): lines written to probe it, not to fit it
     Case("coldbrew", "ko", "수많은 직장인이 찾는 콜드브루.", ("수많은 직장인이 찾는",)),  # known miss: no count word
     Case("hanbit", "ko", "입소문 난 고소한 보리차.", ("입소문",)),
+    Case("hanbit", "ko", "지금 사면 1+1, 무료 배송까지.", ("1+1", "무료 배송")),  # offers the brief never made
+    Case("hanbit", "en", "Grab a four-pack of Hanbit barley tea.", ("four-pack",)),
+    Case("lumi", "en", "Take 20% off your first order.", ("20% off",)),
     # --- supported, English
     Case("hanbit", "en", "Nutty flavor from organic Korean barley."),
     Case("hanbit", "en", "Caffeine free, so you can sip all day."),

@@ -96,6 +96,14 @@ _LEXICON: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
                            r"customers? (?:love|rave)", r"best[- ]loved"),
                           (r"수천", r"수만", r"수백만", r"사랑받", r"입소문")),
     },
+    "offer": {  # deals a brief must state: a tiny model copies "Grab a four-pack" from anywhere
+        "multipack": ((r"(?:two|three|four|five|six|twelve|\d+)[- ]packs?", r"bundles? of"),
+                      (r"\d\s?\+\s?\d", r"묶음", r"번들")),
+        "free extra": ((r"free (?:gift|shipping|delivery|sample|trial)s?", r"buy one,? get one", r"bogo"),
+                       (r"무료\s?배송", r"사은품", r"증정", r"덤으로")),
+        "discount": ((r"\d+\s?% off", r"discount(?:s|ed)?", r"on sale", r"half[- ]price", r"coupons?"),
+                     (r"할인", r"세일", r"반값", r"쿠폰", r"특가")),
+    },
     "attribute": {  # taste a brief must state: '달콤한' for a coffee whose brief never says sweet
         "sweet": ((r"sweet(?:er|est|ness)?",), (r"달콤", r"달달", r"단맛")),
     },

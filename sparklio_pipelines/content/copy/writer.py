@@ -30,7 +30,6 @@ from sparklio_pipelines.content.channels import (
 )
 from sparklio_pipelines.content.copy.claims import (
     Facts,
-    find_claims,
     unsupported_claims,
 )
 from sparklio_pipelines.content.copy.grounding import brief_vocabulary, grounded_sentences
@@ -114,8 +113,9 @@ class _Writer:
         ends = [m.end() for m in SENTENCE_END.finditer(text)]
         if ends and ends[-1] < len(text):
             text = text[: ends[-1]]
-        # A tiny model invents: keep what the brief says (claims stay, for the claims guard to refuse).
-        return grounded_sentences(text, self.vocabulary, keep=lambda s: bool(find_claims(s, self.facts.extra)))
+        # A tiny model invents: keep what the brief says (an unsupported claim stays, for the claims
+        # guard to refuse the reply and record it).
+        return grounded_sentences(text, self.vocabulary, keep=lambda s: bool(unsupported_claims(s, self.facts)))
 
     def unusable(self, text: str, channel: str, variant: str, field: str) -> str | None:
         """Why a cleaned reply cannot be used (None when it can): it holds a banned word, states a
