@@ -19,8 +19,18 @@ def ensure_dagster_home() -> Path:
     home.mkdir(parents=True, exist_ok=True)
     if not (home / "dagster.yaml").exists():
         shutil.copyfile(EMBEDDED_INSTANCE_YAML, home / "dagster.yaml")
+        initialize_storage(home)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
+
+
+def initialize_storage(home: Path) -> None:
+    """Create the instance's storage once, in this process. Left to the webserver, the daemon and their
+    code servers, which start together, each creates the fresh SQLite schema at the same time and
+    Dagster then refuses it ("alembic_version has more than one head")."""
+    from dagster import DagsterInstance
+
+    DagsterInstance.from_config(str(home)).dispose()
 
 
 def get_instance():

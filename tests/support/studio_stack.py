@@ -17,7 +17,7 @@ from pathlib import Path
 
 import requests
 
-from sparklio_pipelines.defs.instance import EMBEDDED_INSTANCE_YAML
+from sparklio_pipelines.defs.instance import EMBEDDED_INSTANCE_YAML, initialize_storage
 from tests.support.topology import (
     LOCATION_NAME,
     LOOPBACK,
@@ -57,6 +57,7 @@ class DagsterStack:
         self.dagster_home = self.workdir / "dagster-home"
         self.dagster_home.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(EMBEDDED_INSTANCE_YAML, self.dagster_home / "dagster.yaml")
+        initialize_storage(self.dagster_home)
 
     @property
     def url(self) -> str:
