@@ -326,7 +326,8 @@ def fit_headlines(raw: list, brief: Brief, language: str, focus: str | None = No
         text = first_fitting([tidy(candidate).rstrip(".")], cap, brief.brand.banned_for(language), avoid=tuple(out))
         if len(text) >= 2:
             out.append(text)
-    return out[:high]
+    # The call to action closes the video, whichever place the model gave it.
+    return sorted(out[:high], key=lambda h: same_line(h, brief.call_to_action))
 
 
 def write_completion_copy(
