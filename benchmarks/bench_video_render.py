@@ -37,8 +37,8 @@ from resources.speech import LocalSpeechResource  # noqa: E402
 from sparklio_pipelines.content.fonts import find_font  # noqa: E402
 from sparklio_pipelines.content.media import ffmpeg_bin, probe, summarize  # noqa: E402
 from sparklio_pipelines.content.video.formats import FORMATS  # noqa: E402
-from sparklio_pipelines.content.video.mix import MusicInput
-from sparklio_pipelines.content.video.render import (
+from sparklio_pipelines.content.video.mix import MusicInput  # noqa: E402
+from sparklio_pipelines.content.video.render import (  # noqa: E402
     CROSSFADE_S,
     FPS,
     HEIGHT,

@@ -136,6 +136,9 @@ class OllamaLLMResource(LLMResource):
     def final_model_name(self) -> str:
         return self.final_model
 
+    def _model(self, final: bool) -> str:
+        return self.final_model if final else self.draft_model
+
     def _options(self, max_tokens: int, temperature: float, seed: int | None,
                  stop: list[str] | None = None) -> dict[str, Any]:
         options: dict[str, Any] = {"num_ctx": self.context_tokens, "num_predict": max_tokens,
@@ -157,7 +160,7 @@ class OllamaLLMResource(LLMResource):
         stop: list[str] | None,
         final: bool = False,
     ) -> tuple[str, LLMCall]:
-        model = self.final_model if final else self.draft_model
+        model = self._model(final)
         options = self._options(max_tokens, temperature, seed, stop)
         reply, call = self._infer(model, lambda client: client.generate(
             model=model, prompt=prompt, format=schema, options=options, keep_alive=self.keep_alive, stream=False,
@@ -168,7 +171,7 @@ class OllamaLLMResource(LLMResource):
         self, messages: list[dict[str, str]], schema: dict, *, max_tokens: int, temperature: float,
         seed: int | None, final: bool,
     ) -> tuple[str, LLMCall]:
-        model = self.final_model if final else self.draft_model
+        model = self._model(final)
         options = self._options(max_tokens, temperature, seed)
         reply, call = self._infer(model, lambda client: client.chat(
             model=model, messages=messages, format=schema, options=options, keep_alive=self.keep_alive, stream=False,

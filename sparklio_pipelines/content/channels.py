@@ -8,6 +8,11 @@ from dataclasses import dataclass
 ALWAYS_GENERATED: tuple[str, ...] = ("shorts",)
 
 
+def generated_channels(brief_channels: list[str]) -> list[str]:
+    """The channels copy is written for: the brief's, then those every campaign gets."""
+    return [*brief_channels, *(c for c in ALWAYS_GENERATED if c not in brief_channels)]
+
+
 @dataclass(frozen=True)
 class FieldLimit:
     """Bounds for one text field. Lengths are Python characters (a Hangul syllable counts as 1)."""

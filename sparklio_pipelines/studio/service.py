@@ -26,7 +26,7 @@ from sparklio_pipelines.content.brief.schema import (
     Brief,
     BriefError,
 )
-from sparklio_pipelines.content.channels import ALWAYS_GENERATED
+from sparklio_pipelines.content.channels import generated_channels
 from sparklio_pipelines.defs.links import media_path
 from sparklio_pipelines.studio.copy_rules import copy_problems, field_counts, slug_ok
 from sparklio_pipelines.studio.dagster_client import (
@@ -153,7 +153,7 @@ class Studio:
         unknown = sorted(set(assets or []) - set(CAMPAIGN_ASSETS))
         if unknown:
             raise StudioError([("assets", f"unknown assets {unknown}; choose from {list(CAMPAIGN_ASSETS)}")])
-        channels = [*brief.channels, *(c for c in ALWAYS_GENERATED if c not in brief.channels)]
+        channels = generated_channels(brief.channels)
         strangers = sorted(set(copy_channels or []) - set(channels))
         if strangers:
             raise StudioError([("copy_channels", f"the campaign has no channels {strangers}; it has {channels}")])

@@ -15,7 +15,6 @@ every rule.
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -43,7 +42,7 @@ from sparklio_pipelines.content.copy.schemas import (
     ShortsVariant,
     XVariant,
 )
-from sparklio_pipelines.content.copy.writer import brief_variant, same_line
+from sparklio_pipelines.content.copy.writer import brief_variant, call_seed, same_line
 from sparklio_pipelines.content.quality import main_text, variant_texts, wrong_language
 from sparklio_pipelines.content.text import hangul_ratio
 
@@ -183,10 +182,6 @@ def reask_request(channel: str, problems: dict[str, list[tuple[str, str]]], labe
     return "\n".join(lines)
 
 
-def _seed(base: int, *parts: object) -> int:
-    return (base * 1_000_003 + zlib.crc32("|".join(map(str, parts)).encode())) % (2**31 - 1)
-
-
 class ChatCopyWriter:
     """Writes one deck with an instruct model; keeps the calls, re-asks and fallbacks it made."""
 
@@ -210,7 +205,7 @@ class ChatCopyWriter:
         """The reply's JSON, and the model that wrote it."""
         result = self.llm.chat(messages, schema, max_tokens=8192 if final else 4096,
                                temperature=FINAL_TEMPERATURE if final else TEMPERATURE,
-                               seed=_seed(self.seed, language, channel, field, attempt), final=final)
+                               seed=call_seed(self.seed, language, channel, field, attempt), final=final)
         self.calls.append(CopyCall(language=language, channel=channel, variant="*", field=field,
                                    **result.call.to_dict()))
         return result.data, result.call.model

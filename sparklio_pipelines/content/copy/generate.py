@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sparklio_pipelines.content.brief.schema import Brief
-from sparklio_pipelines.content.channels import ALWAYS_GENERATED
+from sparklio_pipelines.content.channels import generated_channels
 from sparklio_pipelines.content.copy.chat import write_chat_copy
 from sparklio_pipelines.content.copy.claims import brief_facts
 from sparklio_pipelines.content.copy.limits import find_banned
@@ -38,7 +38,7 @@ def generate_copy(
     ]
     if clash:
         raise CopyError(f"required terms contain banned words: {clash}")
-    channels = [*brief.channels, *(c for c in ALWAYS_GENERATED if c not in brief.channels)]
+    channels = generated_channels(brief.channels)
     unknown = sorted(set(only_channels or []) - set(channels))
     if unknown:
         raise CopyError(f"the brief has no channels {unknown}; it has {channels}")

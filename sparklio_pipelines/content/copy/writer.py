@@ -74,7 +74,7 @@ REGENERATE_ATTEMPTS = 1  # an over-long or unusable reply is re-asked this many 
 TEMPERATURE = 0.7
 
 
-def _seed(base: int, *parts: object) -> int:
+def call_seed(base: int, *parts: object) -> int:
     """A stable per-call seed (Python's hash() is salted per process; crc32 is not)."""
     return (base * 1_000_003 + zlib.crc32("|".join(map(str, parts)).encode())) % (2**31 - 1)
 
@@ -100,7 +100,7 @@ class _Writer:
             prompt,
             max_tokens=max_tokens,
             temperature=TEMPERATURE,
-            seed=_seed(self.seed, self.language, channel, variant, task, attempt),
+            seed=call_seed(self.seed, self.language, channel, variant, task, attempt),
             stop=["\n"],
         )
         self._record(channel, variant, task, result.call)

@@ -9,7 +9,9 @@ from dagster import AssetExecutionContext, Backoff, Jitter, MetadataValue, Retry
 
 from resources.database import CampaignDatabaseResource, OutputRecord
 from resources.object_store import ObjectStoreResource
+from sparklio_common.keys import deck_key
 from sparklio_pipelines.campaigns.manifest import cached_outputs, publish_outputs
+from sparklio_pipelines.content.copy.schemas import CopyDeck
 from sparklio_pipelines.defs.links import browser_url, review_links
 from sparklio_pipelines.defs.partitions import campaign_partitions
 from sparklio_pipelines.defs.retries import retry_delay_seconds, retry_transient_only
@@ -106,3 +108,8 @@ def cached_metadata(store: ObjectStoreResource, records: list[OutputRecord], cam
         "manifest": MetadataValue.path(manifest_key(campaign_id)),
         **review_links(campaign_id),
     }
+
+
+def load_deck(store: ObjectStoreResource, campaign_id: str) -> CopyDeck:
+    """The campaign's published copy deck."""
+    return CopyDeck.model_validate_json(store.get_bytes(deck_key(campaign_id)))

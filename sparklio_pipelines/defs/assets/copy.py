@@ -21,18 +21,13 @@ from sparklio_pipelines.defs.assets.common import (
     cached_metadata,
     campaign_asset,
     find_cached,
+    load_deck,
     publish,
 )
 
 COPY_SEED_TAG = "sparklio/copy_seed"  # the refresh schedule sets a new one for fresh A/B variants
 COPY_CHANNELS_TAG = "sparklio/copy_channels"  # "x,email": write these channels anew, keep the others' copy
 VARIANTS_PER_CHANNEL = 2
-
-
-def stored_deck(object_store: ObjectStoreResource, campaign_id: str) -> CopyDeck | None:
-    """The campaign's published deck, or None before its first copy run."""
-    key = deck_key(campaign_id)
-    return CopyDeck.model_validate_json(object_store.get_bytes(key)) if object_store.exists(key) else None
 
 
 def copy_markdown(deck: CopyDeck) -> str:
@@ -71,12 +66,14 @@ def copy(
 
     cached = find_cached(context, object_store, campaign_db, "copy", inputs)
     if cached is not None:
-        deck = CopyDeck.model_validate_json(object_store.get_bytes(deck_key(campaign_id)))
+        deck = load_deck(object_store, campaign_id)
         return dg.Output(deck.model_dump(mode="json"), metadata={
             **cached_metadata(object_store, cached, campaign_id), "copy": dg.MetadataValue.md(copy_markdown(deck)),
         })
 
-    stored = stored_deck(object_store, campaign_id) if only_channels else None
+    # the published deck the new channels go into; none before the campaign's first copy run
+    published = only_channels and object_store.exists(deck_key(campaign_id))
+    stored = load_deck(object_store, campaign_id) if published else None
     try:
         deck = generate_copy(parsed, llm, variants=VARIANTS_PER_CHANNEL, seed=seed, approved_examples=examples,
                              log=context.log.info, only_channels=only_channels if stored else None)

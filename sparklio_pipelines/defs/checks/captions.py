@@ -26,12 +26,11 @@ from sparklio_pipelines.content.captions.placement import (
 )
 from sparklio_pipelines.content.video.timeline import VideoLayout
 from sparklio_pipelines.defs.assets.captions import captions
-from sparklio_pipelines.defs.assets.common import SERVICE_RETRY
+from sparklio_pipelines.defs.assets.common import SERVICE_RETRY, load_deck
 from sparklio_pipelines.defs.checks.common import (
     WARN,
     campaign_of,
     load_brief,
-    load_deck,
     result,
 )
 from sparklio_pipelines.defs.checks.video import format_videos, videos

@@ -9,9 +9,8 @@ not a failed run.
 import dagster as dg
 
 from resources.object_store import ObjectStoreResource
-from sparklio_common.keys import brief_input_key, deck_key
+from sparklio_common.keys import brief_input_key
 from sparklio_pipelines.content.brief.schema import Brief
-from sparklio_pipelines.content.copy.schemas import CopyDeck
 
 WARN = dg.AssetCheckSeverity.WARN
 ERROR = dg.AssetCheckSeverity.ERROR
@@ -33,10 +32,6 @@ def result(problems: list[str], severity: dg.AssetCheckSeverity = ERROR, **metad
             **metadata,
         },
     )
-
-
-def load_deck(store: ObjectStoreResource, campaign_id: str) -> CopyDeck:
-    return CopyDeck.model_validate_json(store.get_bytes(deck_key(campaign_id)))
 
 
 def load_brief(store: ObjectStoreResource, campaign_id: str) -> Brief:

@@ -8,14 +8,13 @@ from resources.object_store import ObjectStoreResource
 from sparklio_pipelines.campaigns.brand_memory import near_duplicates
 from sparklio_pipelines.content import quality
 from sparklio_pipelines.content.copy.claims import claims_problems
-from sparklio_pipelines.defs.assets.common import SERVICE_RETRY
+from sparklio_pipelines.defs.assets.common import SERVICE_RETRY, load_deck
 from sparklio_pipelines.defs.assets.copy import copy
 from sparklio_pipelines.defs.checks.common import (
     ERROR,
     WARN,
     campaign_of,
     load_brief,
-    load_deck,
     result,
 )
 from sparklio_pipelines.defs.retries import retry_transient_only
