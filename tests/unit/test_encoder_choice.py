@@ -41,3 +41,7 @@ def test_encoder_arguments_per_encoder():
     nvenc = _encoder_args("h264_nvenc", "veryfast")
     assert nvenc["vcodec"] == "h264_nvenc" and nvenc["preset"] == "p5" and nvenc["cq"] == "23"
     assert "crf" not in nvenc and "profile:v" not in nvenc
+    assert "x264-params" not in x264  # the vertical cut keeps x264's full motion search
+    feed = _encoder_args("libx264", "veryfast", feed=True)
+    assert feed["x264-params"] == "me=dia:subme=1" and feed["crf"] == "21"
+    assert "x264-params" not in _encoder_args("h264_nvenc", "veryfast", feed=True)

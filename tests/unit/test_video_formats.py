@@ -26,7 +26,12 @@ from sparklio_pipelines.content.video.audio import (
 from sparklio_pipelines.content.video.formats import FORMATS, formats_for_channels
 from sparklio_pipelines.content.video.headlines import HeadlineFitError, wrap_headline
 from sparklio_pipelines.content.video.mix import MusicInput
-from sparklio_pipelines.content.video.render import FormatJob, render_formats
+from sparklio_pipelines.content.video.render import (
+    FPS,
+    FormatJob,
+    crop_source,
+    render_formats,
+)
 from sparklio_pipelines.content.video.timeline import boxes_overlap
 
 SCRIPT = ("Meet Lumi Glow. Brighter-looking skin in fourteen days. Fifteen percent vitamin C, "
@@ -101,6 +106,32 @@ def test_one_ffmpeg_run_makes_every_format(rendered):
         assert 14.9 <= facts["duration_s"] <= 15.3
         cover = summarize(probe(done.cover_path))
         assert (cover["width"], cover["height"]) == FORMATS[name].size
+
+
+def test_square_art_is_the_vertical_cut_centre_cropped():
+    formats = list(FORMATS.values())
+    assert crop_source(FORMATS["1x1"], formats) is FORMATS["9x16"]
+    assert crop_source(FORMATS["9x16"], formats) is None and crop_source(FORMATS["16x9"], formats) is None
+    assert crop_source(FORMATS["1x1"], [FORMATS["1x1"], FORMATS["16x9"]]) is None  # no 9:16: its own motion
+
+
+def frame(path, at_s: float, size) -> np.ndarray:
+    raw = subprocess.run([ffmpeg_bin(), "-v", "error", "-ss", f"{at_s}", "-i", str(path), "-frames:v", "1",
+                          "-f", "rawvideo", "-pix_fmt", "gray", "-"], capture_output=True, check=True).stdout
+    return np.frombuffer(raw, np.uint8).reshape(size[1], size[0]).astype(float)
+
+
+def test_square_motion_matches_the_vertical_centre(rendered):
+    """The 1:1's moving art is the 9:16's, cropped: the same picture between headline and caption zones."""
+    result, _ = rendered
+    at_s = round(7.0 * FPS) / FPS  # mid second slide: moving, no crossfade
+    tall = frame(result.formats["9x16"].path, at_s, FORMATS["9x16"].size)
+    square = frame(result.formats["1x1"].path, at_s, FORMATS["1x1"].size)
+    offset = (1920 - 1080) // 2
+    band = slice(400, 700)  # clear of the 1:1's headline zone above and caption zone below
+    assert np.abs(square[band] - tall[band.start + offset:band.stop + offset]).mean() < 3.0
+    moved = frame(result.formats["1x1"].path, at_s + 1.0, FORMATS["1x1"].size)
+    assert np.abs(moved[band] - square[band]).mean() > 0.3  # and it does move
 
 
 def test_covers_show_the_first_headline(rendered):

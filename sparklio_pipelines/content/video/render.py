@@ -186,16 +186,46 @@ def _check_inputs(slides: list[Path], headlines: list[str], voiceover_wav: Path,
 CLIP_SUFFIXES = (".mp4", ".webm", ".mov")  # a slide with one of these is a moving clip, not a still
 
 
+def _copies(stream, copies: int) -> list:
+    if copies == 1:
+        return [stream]
+    split = stream.filter_multi_output("split", copies)
+    return [split[i] for i in range(copies)]
+
+
 def _decoded(path: Path, copies: int) -> list:
     """A slide decoded once, `split` into one stream per format."""
     if Path(path).suffix.lower() in CLIP_SUFFIXES:
         stream = ffmpeg.input(str(path), stream_loop=-1).video.filter("fps", FPS)
     else:
         stream = ffmpeg.input(str(path)).video
-    if copies == 1:
-        return [stream]
-    split = stream.filter_multi_output("split", copies)
-    return [split[i] for i in range(copies)]
+    return _copies(stream, copies)
+
+
+def crop_source(fmt: VideoFormat, formats: list[VideoFormat]) -> VideoFormat | None:
+    """The format whose moving art, centre-cropped, IS `fmt`'s: as wide, and taller (9:16 for 1:1).
+
+    Cover-fitting and the Ken Burns window both keep the width and centre the height, so the crop
+    is the same picture, and that format's motion is not computed twice.
+    """
+    taller = [other for other in formats if other.width == fmt.width and other.height > fmt.height]
+    return max(taller, key=lambda other: other.height, default=None)
+
+
+def _slide_motion(slides: list[Path], formats: list[VideoFormat], frames: int) -> dict[str, list]:
+    """Each format's moving slides: computed once per format that is no other's crop, then cropped."""
+    sources = {fmt.name: crop_source(fmt, formats) for fmt in formats}
+    computed = [fmt for fmt in formats if sources[fmt.name] is None]
+    decoded = [_decoded(path, len(computed)) for path in slides]
+    motion: dict[str, list] = {}
+    for number, fmt in enumerate(computed):
+        cropped = [other for other in formats if sources[other.name] is fmt]
+        for index, (path, copies) in enumerate(zip(slides, decoded)):
+            moving = _copies(_motion_stream(copies[number], path, index, frames, fmt.size), 1 + len(cropped))
+            motion.setdefault(fmt.name, []).append(moving[0])
+            for other, stream in zip(cropped, moving[1:]):
+                motion.setdefault(other.name, []).append(stream.filter("crop", other.width, other.height))
+    return motion
 
 
 def _clip_stream(stream, frames: int, size: tuple[int, int]):
@@ -287,10 +317,10 @@ def _draw_headlines(video, fmt: VideoFormat, headlines: list[str], timing: Slide
     return video, placed
 
 
-def _format_video(fmt: VideoFormat, job: FormatJob, art: list[tuple[Path, object]], headlines: list[str],
+def _format_video(fmt: VideoFormat, job: FormatJob, motion: list, headlines: list[str],
                   timing: SlideTiming, total_s: float, font: Path, text_hex: str, accent_hex: str,
                   folder: Path) -> tuple[object, VideoLayout]:
-    streams = [_motion_stream(stream, path, i, timing.frames_per_slide, fmt.size) for i, (path, stream) in enumerate(art)]
+    streams = list(motion)
     if job.creative is not None:
         streams.append(_still_stream(job.creative, timing.frames_per_slide, fmt.size))
     video = streams[0]
@@ -311,12 +341,19 @@ def _format_video(fmt: VideoFormat, job: FormatJob, art: list[tuple[Path, object
     return video, layout
 
 
-def _encoder_args(video_encoder: str, preset: str) -> dict:
+# LinkedIn and X re-encode every upload: their cuts take x264's quickest motion search, which
+# costs ~1/3 less encoder CPU for ~3% more bytes (benchmarks/bench_video_render.py).
+FEED_X264_PARAMS = "me=dia:subme=1"
+
+
+def _encoder_args(video_encoder: str, preset: str, *, feed: bool = False) -> dict:
     args = h264_args(video_encoder, preset=preset, crf=21)
     options = {"vcodec": args[1], "g": FPS * 2}
     options.update({flag.lstrip("-"): value for flag, value in zip(args[2::2], args[3::2])})
     if video_encoder == SOFTWARE_H264:
         options["profile:v"] = "high"
+        if feed:
+            options["x264-params"] = FEED_X264_PARAMS
     return options
 
 
@@ -330,13 +367,12 @@ def build_ffmpeg_args(
     if any(job.creative for job in jobs) and not all(job.creative for job in jobs):
         raise MediaError("either every format closes on its own creative, or none does")
     timing = plan_slides(count, total_s)
-    decoded = [_decoded(path, len(jobs)) for path in slides]
+    motion = _slide_motion(slides, [job.format for job in jobs], timing.frames_per_slide)
     audios, stems = audio_streams(voice_ready, total_s, music, len(jobs), staging)
     outputs, layouts = [], {}
     for number, job in enumerate(jobs):
-        art = [(path, copies[number]) for path, copies in zip(slides, decoded)]
-        video, layout = _format_video(job.format, job, art, headlines, timing, total_s, font, text_hex, accent_hex,
-                                      text_dir)
+        video, layout = _format_video(job.format, job, motion[job.format.name], headlines, timing, total_s, font,
+                                      text_hex, accent_hex, text_dir)
         layouts[job.format.name] = layout
         if job.cover_path is not None:
             split = video.filter_multi_output("split", 2)
@@ -349,7 +385,8 @@ def build_ffmpeg_args(
         outputs.append(ffmpeg.output(
             video, audios[number], str(job.out_path),
             t=f"{total_s:.3f}", r=FPS, pix_fmt="yuv420p", movflags="+faststart",
-            acodec="aac", **{"b:a": "160k"}, ar=48000, **_encoder_args(video_encoder, preset),
+            acodec="aac", **{"b:a": "160k"}, ar=48000,
+            **_encoder_args(video_encoder, preset, feed=job.format.name != PRIMARY_FORMAT),
         ))
     if stems is not None and stems_path is not None:
         outputs.append(ffmpeg.output(stems, str(stems_path), t=f"{total_s:.3f}", acodec="pcm_s16le"))
