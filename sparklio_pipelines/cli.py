@@ -27,6 +27,20 @@ def _resources():
     return resolved_resources("object_store", "campaign_db")
 
 
+def _run_history():
+    """Dagster's run history: production's Postgres database (DAGSTER_PG_*), else the embedded SQLite files."""
+    import os
+
+    from sparklio_common.settings import settings
+    from sparklio_pipelines.campaigns.backup import RunHistory
+    from sparklio_pipelines.defs.instance import ensure_dagster_home
+
+    if settings().profile == "production":
+        return RunHistory.postgres(*(os.environ.get(f"DAGSTER_PG_{name}", "")
+                                     for name in ("HOST", "PORT", "USER", "PASSWORD", "DB")))
+    return RunHistory(sqlite_home=ensure_dagster_home())
+
+
 def cmd_validate(args) -> int:
     status = 0
     for name in args.files:
@@ -170,7 +184,7 @@ def cmd_backup(args) -> int:
         if args.verify:
             report = backup.verify(args.target, args.backup_id)
         else:
-            report = backup.backup(*_resources(), args.target)
+            report = backup.backup(*_resources(), args.target, history=_run_history())
     except backup.BackupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -184,11 +198,12 @@ def cmd_restore(args) -> int:
     from sparklio_pipelines.defs.partitions import CAMPAIGN_PARTITION_NAME
 
     try:
-        report = backup.restore(*_resources(), args.source, args.backup_id)
+        report = backup.restore(*_resources(), args.source, args.backup_id, history=_run_history())
     except backup.BackupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    get_instance().add_dynamic_partitions(CAMPAIGN_PARTITION_NAME, report.campaigns)  # the UI lists them again
+    # a backup made before run history was kept brings none: the UI must still list the campaigns
+    get_instance().add_dynamic_partitions(CAMPAIGN_PARTITION_NAME, report.campaigns)
     print("\n".join(report.lines()))
     return 0
 

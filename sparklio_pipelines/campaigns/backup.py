@@ -10,8 +10,16 @@ What a backup holds, under DEST:
                                            once by content: an object already there is not copied again
     backups/<id>/campaign-db.dump          pg_dump custom format of the campaign database (campaigns,
                                            outputs, brand memory and approvals: text_embeddings)
-    backups/<id>/manifest.json             each object's key, sha256 and size, and the dump's sha256
+    backups/<id>/dagster-db.dump           production: pg_dump of Dagster's own database (run history)
+    backups/<id>/manifest.json             each object's key, sha256 and size, the dump's sha256, and
+                                           the run history's (its SQLite files, on the embedded default,
+                                           are blobs under objects/ like any object)
     LATEST                                 the id of the newest complete backup (written last)
+
+Dagster's run history (runs, their event logs, the campaign partitions, schedule and sensor ticks and
+cursors) is backed up beside it, so a restored instance shows what ran and its sensors do not start
+again from nothing. Restore refuses an instance that already has runs; stop the webserver and daemon
+first, as they hold its files open.
 
 The dump is taken first, then the objects: an asset stores its objects before it records them, so every
 output row in the dump has its object in the store when the objects are copied.
@@ -27,10 +35,12 @@ each defaulting to the SPARKLIO_S3_* value (so a second bucket on the same MinIO
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import re
+import sqlite3
 import subprocess
 import tempfile
 import time
@@ -50,6 +60,8 @@ BACKED_UP_PREFIXES = ("campaigns/", "briefs/", "uploads/", "music/")
 MANIFEST_FORMAT = "sparklio-backup/1"
 LATEST = "LATEST"
 DUMP_NAME = "campaign-db.dump"
+HISTORY_DUMP_NAME = "dagster-db.dump"
+SQLITE_HISTORY_DIRS = ("history", "schedules")  # runs, event logs, partitions; schedule and sensor ticks
 PG_BIN_ENV = "SPARKLIO_PG_BIN_DIR"
 # the campaign tables; restore refuses a database where any has a row (nothing stored is ever overwritten)
 CAMPAIGN_TABLES = ("campaigns", "campaign_outputs", "asset_fingerprints", "text_embeddings")
@@ -112,10 +124,24 @@ def backup_location(target: str) -> BackupLocation:
 # ------------------------------------------------------------------------------------- pg_dump / pg_restore
 
 
-def server_major_version(db: CampaignDatabaseResource) -> tuple[int, str]:
-    with db.connection() as conn, conn.cursor() as cur:
-        cur.execute("SELECT current_setting('server_version_num')::int, current_setting('server_version')")
-        number, text = cur.fetchone()
+def _query_one(dsn: str, sql: str) -> tuple:
+    import psycopg2
+
+    try:
+        conn = psycopg2.connect(dsn, connect_timeout=10)
+    except psycopg2.OperationalError as exc:
+        raise BackupError(f"cannot connect to Postgres: {str(exc).strip()}") from None
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return cur.fetchone()
+    finally:
+        conn.close()
+
+
+def server_major_version(dsn: str) -> tuple[int, str]:
+    number, text = _query_one(dsn, "SELECT current_setting('server_version_num')::int, "
+                                   "current_setting('server_version')")
     return number // 10000, text
 
 
@@ -163,6 +189,106 @@ def table_counts(db: CampaignDatabaseResource) -> dict[str, int]:
     return counts
 
 
+# ------------------------------------------------------------------------------------- run history
+
+
+def _quoted(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@dataclass(frozen=True)
+class RunHistory:
+    """Dagster's own records: SQLite files under the embedded DAGSTER_HOME, or production's Postgres database."""
+
+    sqlite_home: Path | None = None
+    dsn: str | None = None
+
+    @classmethod
+    def postgres(cls, host: str, port: str, user: str, password: str, dbname: str) -> RunHistory:
+        parts = {"host": host, "port": port, "user": user, "password": password, "dbname": dbname}
+        return cls(dsn=" ".join(f"{k}={_quoted(v)}" for k, v in parts.items() if v))
+
+    def _sqlite_files(self) -> list[Path]:
+        return sorted(p for d in SQLITE_HISTORY_DIRS for p in (self.sqlite_home / d).rglob("*.db"))
+
+    def runs(self) -> int:
+        if self.dsn:
+            exists, = _query_one(self.dsn, "SELECT to_regclass('runs') IS NOT NULL")
+            return _query_one(self.dsn, "SELECT count(*) FROM runs")[0] if exists else 0
+        path = self.sqlite_home / "history" / "runs.db"
+        if not path.is_file():
+            return 0
+        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+            found = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs'").fetchone()
+            return conn.execute("SELECT count(*) FROM runs").fetchone()[0] if found else 0
+
+    def back_up(self, location: BackupLocation, backup_id: str, tmp: Path, present: set[str]) -> dict:
+        """Store the history in `location`; its manifest entry."""
+        runs = self.runs()
+        if self.dsn:
+            major, _ = server_major_version(self.dsn)
+            dump = tmp / HISTORY_DUMP_NAME
+            _run_pg([str(pg_tool("pg_dump", major)[0]), "--format=custom", "--no-owner", "--no-privileges",
+                     f"--file={dump}", f"--dbname={self.dsn}"], "pg_dump of the Dagster database")
+            key = location.key("backups", backup_id, HISTORY_DUMP_NAME)
+            location.store.put_file(key, dump, media_type="application/octet-stream")
+            return {"kind": "postgres", "key": key, "sha256": sha256_file(dump), "bytes": dump.stat().st_size,
+                    "runs": runs, "summary": f"{runs} runs, Dagster database {dump.stat().st_size:,} bytes"}
+        files = []
+        for source in self._sqlite_files():
+            copy = tmp / "history.db"
+            # the backup API copies a consistent snapshot even while the daemon writes
+            with contextlib.closing(sqlite3.connect(f"file:{source}?mode=ro", uri=True)) as src, \
+                    contextlib.closing(sqlite3.connect(copy)) as dst:
+                src.backup(dst)
+            sha = sha256_file(copy)
+            if sha not in present:
+                location.store.put_file(location.blob_key(sha), copy, media_type="application/octet-stream")
+                present.add(sha)
+            files.append({"path": source.relative_to(self.sqlite_home).as_posix(), "sha256": sha,
+                          "bytes": copy.stat().st_size})
+            copy.unlink()
+        total = sum(f["bytes"] for f in files)
+        return {"kind": "sqlite", "files": files, "runs": runs,
+                "summary": f"{runs} runs, {len(files)} SQLite files, {total:,} bytes"}
+
+    @staticmethod
+    def stored_parts(location: BackupLocation, stored: dict | None) -> list[tuple[str, str, int, str]]:
+        """(key, sha256, bytes, what) of each stored part of a manifest's run history."""
+        if not stored:
+            return []
+        if stored["kind"] == "postgres":
+            return [(stored["key"], stored["sha256"], stored["bytes"], HISTORY_DUMP_NAME)]
+        return [(location.blob_key(f["sha256"]), f["sha256"], f["bytes"], f["path"]) for f in stored["files"]]
+
+    def require_empty(self) -> None:
+        if self.runs():
+            raise BackupError(f"the Dagster instance already has {self.runs()} runs; restore into a new, empty "
+                              "instance (stop its webserver and daemon first)")
+
+    def restore(self, location: BackupLocation, stored: dict, tmp: Path) -> str:
+        if (stored["kind"] == "postgres") != bool(self.dsn):
+            raise BackupError(f"this backup's run history is {stored['kind']}, the instance here is not; "
+                              "the campaigns were restored, the run history was not")
+        for key, sha, _size, what in self.stored_parts(location, stored):
+            local = tmp / "history-part"
+            problem = _read_checked(location, key, sha, local)
+            if problem:
+                raise BackupError(f"run history: {problem}; the campaigns were restored, the run history was not")
+            if self.dsn:
+                major, _ = server_major_version(self.dsn)
+                _run_pg([str(pg_tool("pg_restore", major)[0]), "--clean", "--if-exists", "--no-owner",
+                         "--no-privileges", "--exit-on-error", "--single-transaction", f"--dbname={self.dsn}",
+                         str(local)], "pg_restore of the Dagster database")
+            else:
+                target = self.sqlite_home / what
+                target.parent.mkdir(parents=True, exist_ok=True)
+                for stale in (target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
+                    stale.unlink(missing_ok=True)
+                local.replace(target)
+        return f"{self.runs()} runs"
+
+
 # ------------------------------------------------------------------------------------- backup
 
 
@@ -176,6 +302,7 @@ class BackupReport:
     skipped: int = 0
     skipped_bytes: int = 0
     dump_bytes: int = 0
+    history: str = "not backed up"
     seconds: float = 0.0
     rows: dict = field(default_factory=dict)
 
@@ -184,6 +311,7 @@ class BackupReport:
             f"Backup {self.backup_id} in {self.location}",
             f"  database: {self.dump_bytes:,} bytes (pg_dump custom format; rows: "
             + ", ".join(f"{k} {v}" for k, v in self.rows.items()) + ")",
+            f"  run history: {self.history}",
             f"  objects: {self.objects} ({self.copied} copied, {self.copied_bytes:,} bytes; "
             f"{self.skipped} already there, {self.skipped_bytes:,} bytes)",
             f"  took {self.seconds:.1f} s",
@@ -203,11 +331,12 @@ def _previous_entries(location: BackupLocation) -> dict[str, dict]:
     return {e["key"]: e for e in json.loads(manifest)["objects"]} if manifest else {}
 
 
-def backup(store: ObjectStoreResource, db: CampaignDatabaseResource, target: str) -> BackupReport:
+def backup(store: ObjectStoreResource, db: CampaignDatabaseResource, target: str,
+           history: RunHistory | None = None) -> BackupReport:
     started = time.monotonic()
     location = backup_location(target)
     report = BackupReport(new_backup_id(), location.description)
-    major, server_version = server_major_version(db)
+    major, server_version = server_major_version(db.dsn)
     pg_dump, pg_dump_version = pg_tool("pg_dump", major)
     with tempfile.TemporaryDirectory(prefix="sparklio-backup-") as tmp:
         # 1. the database (one consistent snapshot), before the objects it lists
@@ -219,8 +348,12 @@ def backup(store: ObjectStoreResource, db: CampaignDatabaseResource, target: str
         dump_key = location.key("backups", report.backup_id, DUMP_NAME)
         location.store.put_file(dump_key, dump, media_type="application/octet-stream")
 
-        # 2. the objects, each stored once by content
-        previous, present = _previous_entries(location), location.present_blobs()
+        # 2. the run history, then the objects, each stored once by content
+        present = location.present_blobs()
+        run_history = history.back_up(location, report.backup_id, Path(tmp), present) if history else None
+        if run_history:
+            report.history = run_history["summary"]
+        previous = _previous_entries(location)
         entries = []
         for prefix in BACKED_UP_PREFIXES:
             for info in store.list(prefix):
@@ -259,6 +392,7 @@ def backup(store: ObjectStoreResource, db: CampaignDatabaseResource, target: str
                          "format": "pg_dump custom", "server_version": server_version,
                          "pg_dump": pg_dump_version, "rows": report.rows},
             "objects": entries,
+            **({"run_history": run_history} if run_history else {}),
             "copied": {"objects": report.copied, "bytes": report.copied_bytes},
             "skipped": {"objects": report.skipped, "bytes": report.skipped_bytes},
             "seconds": report.seconds,
@@ -321,6 +455,8 @@ def verify(target: str, backup_id: str | None = None) -> VerifyReport:
     for entry in manifest["objects"]:
         by_blob.setdefault(entry["sha256"], entry)
     checks += [(location.blob_key(sha), sha, e["bytes"], e["key"]) for sha, e in by_blob.items()]
+    checks += [(key, sha, size, f"run history: {what}") for key, sha, size, what in
+               RunHistory.stored_parts(location, manifest.get("run_history"))]
     with tempfile.TemporaryDirectory(prefix="sparklio-verify-") as tmp:
         for key, sha, size, what in checks:
             problem = _read_checked(location, key, sha, Path(tmp) / "read")
@@ -343,12 +479,14 @@ class RestoreReport:
     bytes: int = 0
     rows: dict = field(default_factory=dict)
     campaigns: list[str] = field(default_factory=list)
+    history: str = "not restored"
     seconds: float = 0.0
 
     def lines(self) -> list[str]:
         return [f"Restored backup {self.backup_id} from {self.location}",
                 "  database rows: " + ", ".join(f"{k} {v}" for k, v in self.rows.items()),
                 f"  objects: {self.objects} ({self.bytes:,} bytes), every checksum matched",
+                f"  run history: {self.history}",
                 f"  {len(self.campaigns)} campaigns; took {self.seconds:.1f} s"]
 
 
@@ -368,13 +506,16 @@ def _require_empty(store: ObjectStoreResource, db: CampaignDatabaseResource) -> 
 
 
 def restore(store: ObjectStoreResource, db: CampaignDatabaseResource, source: str,
-            backup_id: str | None = None) -> RestoreReport:
+            backup_id: str | None = None, history: RunHistory | None = None) -> RestoreReport:
     started = time.monotonic()
     location = backup_location(source)
     manifest = load_manifest(location, backup_id)
     report = RestoreReport(manifest["backup_id"], location.description)
     _require_empty(store, db)
-    major, _ = server_major_version(db)
+    stored_history = manifest.get("run_history")
+    if history and stored_history:
+        history.require_empty()
+    major, _ = server_major_version(db.dsn)
     pg_restore, _ = pg_tool("pg_restore", major)
     with tempfile.TemporaryDirectory(prefix="sparklio-restore-") as tmp:
         dump = Path(tmp) / DUMP_NAME
@@ -395,6 +536,8 @@ def restore(store: ObjectStoreResource, db: CampaignDatabaseResource, source: st
             report.objects += 1
             report.bytes += entry["bytes"]
             local.unlink()
+        if history and stored_history:
+            report.history = history.restore(location, stored_history, Path(tmp))
     report.rows = table_counts(db)
     with db.connection() as conn, conn.cursor() as cur:
         cur.execute("SELECT campaign_id FROM campaigns ORDER BY campaign_id")

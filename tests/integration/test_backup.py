@@ -214,3 +214,73 @@ def test_pg_tool_matches_the_server_major_version():
     assert "16." in version and Path(tool).name == "pg_dump"
     with pytest.raises(backup.BackupError, match="no pg_restore for PostgreSQL 9"):
         backup.pg_tool("pg_restore", 9)
+
+
+def dagster_history(kind: str, home: Path, postgres_dsn: str) -> tuple[backup.RunHistory, object]:
+    """A Dagster instance as each profile keeps it: SQLite files under DAGSTER_HOME, or its own database."""
+    from urllib.parse import parse_qs, urlsplit
+
+    import dagster as dg
+
+    from tests.support.topology import dagster_storage_url
+
+    home.mkdir(parents=True)
+    if kind == "sqlite":
+        (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+        return backup.RunHistory(sqlite_home=home), dg.DagsterInstance.from_config(str(home))
+    url = create_database(postgres_dsn, "bkdag")
+    (home / "dagster.yaml").write_text(f"storage:\n  postgres:\n    postgres_url: {dagster_storage_url(url)}\n"
+                                       "telemetry:\n  enabled: false\n")
+    parts = urlsplit(url)  # as production names it: DAGSTER_PG_HOST, _PORT, _USER, _PASSWORD, _DB
+    host = parse_qs(parts.query).get("host", [parts.hostname])[0]  # the embedded server's is a socket directory
+    history = backup.RunHistory.postgres(host, str(parts.port or ""), parts.username or "", parts.password or "",
+                                         parts.path.lstrip("/"))
+    return history, dg.DagsterInstance.from_config(str(home))
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgres"])
+def test_run_history_comes_back_with_the_campaigns(source, seaweed, postgres_dsn, tmp_path, kind):
+    """Runs, their events and the campaign partitions survive a dead disk, in either profile."""
+    import dagster as dg
+
+    history, instance = dagster_history(kind, tmp_path / "dagster-src", postgres_dsn)
+    partitions = dg.DynamicPartitionsDefinition(name="campaign")
+
+    @dg.asset(partitions_def=partitions)
+    def copy() -> None:
+        return None
+
+    instance.add_dynamic_partitions("campaign", [CAMPAIGN])
+    run = dg.materialize([copy], instance=instance, partition_key=CAMPAIGN).run_id
+    materialized = instance.get_latest_materialization_event(dg.AssetKey("copy"))
+    assert materialized and history.runs() == 1
+    instance.dispose()
+
+    destination = str(tmp_path / "backups")
+    made = backup.backup(source.store, source.db, destination, history=history)
+    assert made.history.startswith("1 runs")
+    assert backup.verify(destination).checked > 8  # the run history's parts are re-read too
+
+    store, db = new_store(seaweed), CampaignDatabaseResource(database_url=create_database(postgres_dsn, "bkdst"))
+    restored_history, fresh = dagster_history(kind, tmp_path / "dagster-new", postgres_dsn)
+    fresh.dispose()  # a new machine's instance: storage made, no runs
+    assert restored_history.runs() == 0
+    restored = backup.restore(store, db, destination, history=restored_history)
+    assert restored.history == "1 runs"
+
+    after = dg.DagsterInstance.from_config(str(tmp_path / "dagster-new"))
+    try:
+        assert [r.run_id for r in after.get_runs()] == [run]
+        assert after.get_run_by_id(run).status == dg.DagsterRunStatus.SUCCESS
+        assert after.get_dynamic_partitions("campaign") == [CAMPAIGN]
+        event = after.get_latest_materialization_event(dg.AssetKey("copy"))
+        assert event and event.run_id == run and event.dagster_event.partition == CAMPAIGN
+    finally:
+        after.dispose()
+
+    # a second restore over an instance with runs is refused, before anything is written
+    store2 = new_store(seaweed)
+    db2 = CampaignDatabaseResource(database_url=create_database(postgres_dsn, "bkdst"))
+    with pytest.raises(backup.BackupError, match="already has 1 runs"):
+        backup.restore(store2, db2, destination, history=restored_history)
+    assert not list(store2.list("campaigns/"))
