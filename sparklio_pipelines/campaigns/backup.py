@@ -180,6 +180,18 @@ def _run_pg(cmd: list[str], what: str) -> None:
         raise BackupError(f"{what} failed: {done.stderr.strip()[-1500:]}")
 
 
+def pg_dump(pg_dump_tool: Path, dsn: str, dump: Path, what: str) -> None:
+    """One consistent snapshot of the database at `dsn`, in the custom format."""
+    _run_pg([str(pg_dump_tool), "--format=custom", "--no-owner", "--no-privileges", f"--file={dump}",
+             f"--dbname={dsn}"], what)
+
+
+def pg_restore(pg_restore_tool: Path, dsn: str, dump: Path, what: str) -> None:
+    # --clean: the empty tables a first connection may have made are replaced; all or nothing
+    _run_pg([str(pg_restore_tool), "--clean", "--if-exists", "--no-owner", "--no-privileges", "--exit-on-error",
+             "--single-transaction", f"--dbname={dsn}", str(dump)], what)
+
+
 def table_counts(db: CampaignDatabaseResource) -> dict[str, int]:
     with db.connection() as conn, conn.cursor() as cur:
         counts = {}
@@ -228,8 +240,7 @@ class RunHistory:
         if self.dsn:
             major, _ = server_major_version(self.dsn)
             dump = tmp / HISTORY_DUMP_NAME
-            _run_pg([str(pg_tool("pg_dump", major)[0]), "--format=custom", "--no-owner", "--no-privileges",
-                     f"--file={dump}", f"--dbname={self.dsn}"], "pg_dump of the Dagster database")
+            pg_dump(pg_tool("pg_dump", major)[0], self.dsn, dump, "pg_dump of the Dagster database")
             key = location.key("backups", backup_id, HISTORY_DUMP_NAME)
             location.store.put_file(key, dump, media_type="application/octet-stream")
             return {"kind": "postgres", "key": key, "sha256": sha256_file(dump), "bytes": dump.stat().st_size,
@@ -262,8 +273,9 @@ class RunHistory:
         return [(location.blob_key(f["sha256"]), f["sha256"], f["bytes"], f["path"]) for f in stored["files"]]
 
     def require_empty(self) -> None:
-        if self.runs():
-            raise BackupError(f"the Dagster instance already has {self.runs()} runs; restore into a new, empty "
+        runs = self.runs()
+        if runs:
+            raise BackupError(f"the Dagster instance already has {runs} runs; restore into a new, empty "
                               "instance (stop its webserver and daemon first)")
 
     def restore(self, location: BackupLocation, stored: dict, tmp: Path) -> str:
@@ -277,9 +289,7 @@ class RunHistory:
                 raise BackupError(f"run history: {problem}; the campaigns were restored, the run history was not")
             if self.dsn:
                 major, _ = server_major_version(self.dsn)
-                _run_pg([str(pg_tool("pg_restore", major)[0]), "--clean", "--if-exists", "--no-owner",
-                         "--no-privileges", "--exit-on-error", "--single-transaction", f"--dbname={self.dsn}",
-                         str(local)], "pg_restore of the Dagster database")
+                pg_restore(pg_tool("pg_restore", major)[0], self.dsn, local, "pg_restore of the Dagster database")
             else:
                 target = self.sqlite_home / what
                 target.parent.mkdir(parents=True, exist_ok=True)
@@ -337,13 +347,12 @@ def backup(store: ObjectStoreResource, db: CampaignDatabaseResource, target: str
     location = backup_location(target)
     report = BackupReport(new_backup_id(), location.description)
     major, server_version = server_major_version(db.dsn)
-    pg_dump, pg_dump_version = pg_tool("pg_dump", major)
+    dump_tool, pg_dump_version = pg_tool("pg_dump", major)
     with tempfile.TemporaryDirectory(prefix="sparklio-backup-") as tmp:
         # 1. the database (one consistent snapshot), before the objects it lists
         report.rows = table_counts(db)
         dump = Path(tmp) / DUMP_NAME
-        _run_pg([str(pg_dump), "--format=custom", "--no-owner", "--no-privileges", f"--file={dump}",
-                 f"--dbname={db.dsn}"], "pg_dump")
+        pg_dump(dump_tool, db.dsn, dump, "pg_dump")
         dump_sha, report.dump_bytes = sha256_file(dump), dump.stat().st_size
         dump_key = location.key("backups", report.backup_id, DUMP_NAME)
         location.store.put_file(dump_key, dump, media_type="application/octet-stream")
@@ -516,16 +525,14 @@ def restore(store: ObjectStoreResource, db: CampaignDatabaseResource, source: st
     if history and stored_history:
         history.require_empty()
     major, _ = server_major_version(db.dsn)
-    pg_restore, _ = pg_tool("pg_restore", major)
+    restore_tool, _ = pg_tool("pg_restore", major)
     with tempfile.TemporaryDirectory(prefix="sparklio-restore-") as tmp:
         dump = Path(tmp) / DUMP_NAME
         database = manifest["database"]
         problem = _read_checked(location, database["key"], database["sha256"], dump)
         if problem:
             raise BackupError(f"backup {report.backup_id}: {problem}; nothing was restored")
-        # --clean: the empty tables a first connection's migrations may have made are replaced
-        _run_pg([str(pg_restore), "--clean", "--if-exists", "--no-owner", "--no-privileges", "--exit-on-error",
-                 "--single-transaction", f"--dbname={db.dsn}", str(dump)], "pg_restore")
+        pg_restore(restore_tool, db.dsn, dump, "pg_restore")
         for entry in manifest["objects"]:
             local = Path(tmp) / "object"
             problem = _read_checked(location, location.blob_key(entry["sha256"]), entry["sha256"], local)

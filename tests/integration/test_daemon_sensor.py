@@ -24,6 +24,14 @@ telemetry:
 """
 
 
+def start_daemon(home: Path, env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(REPO / "workspace.yaml")],
+        cwd=REPO, env={**env, "DAGSTER_HOME": str(home)}, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
 def test_daemon_ticks_sensor_and_queues_a_run(tmp_path, postgres_dsn):
     home = tmp_path / "dagster"
     home.mkdir()
@@ -32,12 +40,8 @@ def test_daemon_ticks_sensor_and_queues_a_run(tmp_path, postgres_dsn):
     LocalObjectStoreResource(root=str(objects)).put_bytes(
         "briefs/daemon test 봄.yaml", BRIEF.replace("glow-serum-launch", "daemon-e2e").encode()
     )
-    env = {**os.environ, "DAGSTER_HOME": str(home), "SPARKLIO_OBJECTS_DIR": str(objects), "DATABASE_URL": postgres_dsn}
-    daemon = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(REPO / "workspace.yaml")],
-        cwd=REPO, env=env, stdout=open(tmp_path / "daemon.log", "wb"), stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    env = {**os.environ, "SPARKLIO_OBJECTS_DIR": str(objects), "DATABASE_URL": postgres_dsn}
+    daemon = start_daemon(home, env, tmp_path / "daemon.log")
     try:
         instance = dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home)))
         runs = []
@@ -59,14 +63,6 @@ def test_daemon_ticks_sensor_and_queues_a_run(tmp_path, postgres_dsn):
 
 def stop(proc: subprocess.Popen) -> None:
     stop_process_group(proc, timeout=30)
-
-
-def start_daemon(home: Path, env: dict, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster-daemon")), "run", "-w", str(REPO / "workspace.yaml")],
-        cwd=REPO, env={**env, "DAGSTER_HOME": str(home)}, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
 
 
 def ticks_since(instance, name: str, since: float) -> list:
