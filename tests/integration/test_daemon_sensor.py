@@ -32,14 +32,19 @@ def start_daemon(home: Path, env: dict, log: Path) -> subprocess.Popen:
     )
 
 
-def test_daemon_ticks_sensor_and_queues_a_run(tmp_path, postgres_dsn):
+def home_and_inbox(tmp_path: Path, brief_name: str, campaign_id: str) -> tuple[Path, Path]:
+    """A Dagster home that holds runs in the queue, and an object store with one brief in its inbox."""
     home = tmp_path / "dagster"
     home.mkdir()
     (home / "dagster.yaml").write_text(INSTANCE_YAML)
     objects = tmp_path / "objects"
     LocalObjectStoreResource(root=str(objects)).put_bytes(
-        "briefs/daemon test 봄.yaml", BRIEF.replace("glow-serum-launch", "daemon-e2e").encode()
-    )
+        f"briefs/{brief_name}", BRIEF.replace("glow-serum-launch", campaign_id).encode())
+    return home, objects
+
+
+def test_daemon_ticks_sensor_and_queues_a_run(tmp_path, postgres_dsn):
+    home, objects = home_and_inbox(tmp_path, "daemon test 봄.yaml", "daemon-e2e")
     env = {**os.environ, "SPARKLIO_OBJECTS_DIR": str(objects), "DATABASE_URL": postgres_dsn}
     daemon = start_daemon(home, env, tmp_path / "daemon.log")
     try:
@@ -79,12 +84,7 @@ def test_no_duplicate_runs_after_the_daemon_is_killed_and_restarted(tmp_path, po
     from resources.database import CampaignDatabaseResource
     from sparklio_pipelines.content.brief.parse import parse_brief_data
 
-    home = tmp_path / "dagster"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(INSTANCE_YAML)
-    objects = tmp_path / "objects"
-    LocalObjectStoreResource(root=str(objects)).put_bytes(
-        "briefs/restart.yaml", BRIEF.replace("glow-serum-launch", "restart-brief").encode())
+    home, objects = home_and_inbox(tmp_path, "restart.yaml", "restart-brief")
     today = dt.datetime.now(dt.timezone.utc).date()
     active = parse_brief_data({
         "campaign_id": "restart-refresh", "product": "Tea", "audience": "Everyone", "key_messages": ["Nutty"],
