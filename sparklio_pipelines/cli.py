@@ -208,6 +208,17 @@ def cmd_restore(args) -> int:
     return 0
 
 
+def cmd_wait_for_storage(args) -> int:
+    from sparklio_pipelines.defs.instance import StorageUnreachable, wait_for_storage
+
+    try:
+        wait_for_storage(args.timeout, say=lambda line: print(line, file=sys.stderr))
+    except StorageUnreachable as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sparklio", description="Sparklio AI Marketing Studio")
     groups = parser.add_subparsers(dest="group", required=True)
@@ -253,6 +264,12 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("source", help="a directory or s3://bucket/prefix holding backups")
     restore.add_argument("--backup-id", default=None, help="this backup instead of the newest")
     restore.set_defaults(func=cmd_restore)
+
+    instance = groups.add_parser("instance", help="the Dagster instance").add_subparsers(dest="command",
+                                                                                         required=True)
+    wait = instance.add_parser("wait", help="wait until the instance's storage (Postgres) accepts connections")
+    wait.add_argument("--timeout", type=float, default=120, help="seconds (default 120)")
+    wait.set_defaults(func=cmd_wait_for_storage)
 
     from sparklio_pipelines.studio.cli import add_studio_parser
 

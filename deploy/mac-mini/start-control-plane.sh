@@ -10,6 +10,7 @@
 #   DAGSTER_WEBSERVER_HOST     the Mac mini's Tailscale IP or 127.0.0.1 (default), never 0.0.0.0
 #   DAGSTER_WEBSERVER_PORT     8002-8099 (never 3000)
 #   SPARKLIO_CODE_SERVER_HOST/PORT  where the Desktop's code server listens
+#   SPARKLIO_STORAGE_WAIT_SECONDS   how long to wait for Postgres at start (default 120)
 # Stops both processes when either exits or on Ctrl-C.
 set -euo pipefail
 
@@ -35,8 +36,11 @@ mkdir -p "$DAGSTER_HOME"
 workspace="${SPARKLIO_WORKSPACE:-$repo/deploy/mac-mini/workspace.yaml}"
 webserver="$(venv_executable "$repo" dagster-webserver)"
 daemon="$(venv_executable "$repo" dagster-daemon)"
+sparklio="$(venv_executable "$repo" sparklio)"
 
 cd "$repo"
+# after a restart Postgres may still be starting; the webserver and daemon would give up within a second
+"$sparklio" instance wait --timeout "${SPARKLIO_STORAGE_WAIT_SECONDS:-120}"
 "$daemon" run -w "$workspace" &
 daemon_pid=$!
 "$webserver" -h "$web_host" -p "$web_port" -w "$workspace" &

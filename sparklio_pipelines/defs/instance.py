@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 from sparklio_common.settings import REPO_ROOT, sparklio_home
@@ -38,3 +39,47 @@ def get_instance():
 
     ensure_dagster_home()
     return DagsterInstance.get()
+
+
+class StorageUnreachable(RuntimeError):
+    pass
+
+
+def wait_for_storage(timeout_s: float, *, say=print) -> None:
+    """Return once the instance's storage accepts connections. After a Mac mini restart Postgres may come
+    up after the webserver and daemon, and they give up within a second ("too many retries for DB
+    connection"); this waits first, with backoff."""
+    from dagster import DagsterInstance
+
+    deadline = time.monotonic() + timeout_s
+    delay = 1.0
+    while True:
+        try:
+            DagsterInstance.get().dispose()
+            return
+        except Exception as exc:  # noqa: BLE001 - Dagster wraps the driver's error in its own types
+            if not _is_connection_error(exc):
+                raise
+            if time.monotonic() + delay > deadline:
+                raise StorageUnreachable(f"Dagster's storage did not accept connections within "
+                                         f"{timeout_s:.0f} s: {_root_cause(exc)}") from exc
+            say(f"waiting for Dagster's storage ({_root_cause(exc)}); next try in {delay:.0f} s")
+            time.sleep(delay)
+            delay = min(delay * 2, 10.0)
+
+
+def _root_cause(exc: BaseException) -> str:
+    while exc.__cause__ is not None:
+        exc = exc.__cause__
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _is_connection_error(exc: BaseException) -> bool:
+    import sqlalchemy.exc
+
+    chain = [exc]
+    while chain[-1].__cause__ is not None:
+        chain.append(chain[-1].__cause__)
+    names = {type(e).__name__ for e in chain}
+    return "DagsterPostgresException" in names or any(isinstance(e, sqlalchemy.exc.OperationalError)
+                                                     for e in chain)

@@ -80,6 +80,7 @@ def test_no_duplicate_runs_after_the_daemon_is_killed_and_restarted(tmp_path, po
     """One run per brief, and one per schedule tick, however the daemon dies."""
     import datetime as dt
     import signal
+    from collections import Counter
 
     from resources.database import CampaignDatabaseResource
     from sparklio_pipelines.content.brief.parse import parse_brief_data
@@ -99,9 +100,10 @@ def test_no_duplicate_runs_after_the_daemon_is_killed_and_restarted(tmp_path, po
     log = tmp_path / "daemon.log"
 
     def runs_by_trigger() -> dict[str, list]:
+        # the uploaded brief is active today too, so the schedule may refresh it as well
         runs = instance.get_runs(filters=dg.RunsFilter(job_name="campaign_job"))
-        return {"brief": [r for r in runs if r.tags.get("dagster/partition") == "restart-brief"],
-                "refresh": [r for r in runs if r.tags.get("dagster/partition") == "restart-refresh"]}
+        return {"brief": [r for r in runs if r.tags.get("dagster/run_key", "").startswith("brief:")],
+                "refresh": [r for r in runs if r.tags.get("sparklio/trigger") == "refresh"]}
 
     daemon = start_daemon(home, env, log)
     try:
@@ -124,15 +126,15 @@ def test_no_duplicate_runs_after_the_daemon_is_killed_and_restarted(tmp_path, po
         assert ticks_since(instance, "brief_upload_sensor", restarted), log.read_text()[-3000:]
         runs = runs_by_trigger()
         assert len(runs["brief"]) == 1, [r.tags for r in runs["brief"]]
-        assert {r.tags["dagster/run_key"] for r in runs["refresh"]} <= {f"refresh:restart-refresh:{day}"
-                                                                        for day in (today, today + dt.timedelta(1))}
-        # every minute is a tick here; a tick the daemon died in, or caught up on, still makes one run
-        launched = [t for t in ticks_since(instance, "campaign_refresh_schedule", 0) if t.run_ids]
-        runs_per_tick = {}
-        for tick in launched:
-            runs_per_tick.setdefault(tick.timestamp, set()).update(tick.run_ids)
-        assert all(len(ids) == 1 for ids in runs_per_tick.values()), runs_per_tick
-        assert {r.run_id for r in runs["refresh"]} == set().union(*runs_per_tick.values())
+        assert any(r.tags["dagster/partition"] == "restart-refresh" for r in runs["refresh"])
+        # one tick per scheduled time, and one run per campaign per tick, however the daemon died
+        ticks = ticks_since(instance, "campaign_refresh_schedule", 0)
+        assert len({t.timestamp for t in ticks}) == len(ticks), "a scheduled time was evaluated twice"
+        per_tick = Counter((r.tags["dagster/partition"], r.tags["dagster/tick"]) for r in runs["refresh"])
+        assert set(per_tick.values()) == {1}, per_tick
+        # Dagster drops an interrupted tick once a newer one is due (no catch-up for unpartitioned
+        # schedules; the real cron is weekly), so a run may have no tick, but no tick names a stray run
+        assert set().union(*(t.run_ids for t in ticks)) <= {r.run_id for r in runs["refresh"]}
     finally:
         stop(daemon)
         instance.dispose()
