@@ -61,10 +61,6 @@ def test_desktop_reboot_mid_backfill_completes_every_campaign_without_a_click(de
     assert_gpu_slot_given_back(instance)
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "S3 and Postgres stay down >= 15 s and a step failure is not run-retried (retry_on_asset_or_op_failure: "
-    "false), so a step must ride the outage out inside its RetryPolicy (5 retries, ~1 min since the retry budget "
-    "was raised from ~14 s); not yet shown passing on an idle machine"))
 def test_mac_mini_restart_mid_run_recovers_runs_and_loses_no_sensor_tick(deployment):
     record = mac_mini_restart(deployment, campaigns=2, down_s=15)
     record.assert_clean()
