@@ -8,7 +8,7 @@ import pytest
 
 from sparklio_common.model_io import Word
 from sparklio_pipelines.content.brief.schema import CaptionStyle
-from sparklio_pipelines.content.captions.burn_in import burn_in
+from sparklio_pipelines.content.captions.burn_in import burn_in, burn_in_all
 from sparklio_pipelines.content.captions.cues import Cue
 from sparklio_pipelines.content.captions.formats import (
     CAPTION_PRESETS,
@@ -23,7 +23,7 @@ from sparklio_pipelines.content.captions.placement import (
     place_cues,
 )
 from sparklio_pipelines.content.fonts import DEFAULT_FAMILY, find_font
-from sparklio_pipelines.content.media import ffmpeg_bin, probe, summarize
+from sparklio_pipelines.content.media import MediaError, ffmpeg_bin, probe, summarize
 from sparklio_pipelines.content.video.formats import FORMATS
 from sparklio_pipelines.content.video.timeline import (
     ScreenText,
@@ -64,6 +64,35 @@ def test_each_preset_renders_with_libass(preset, tmp_path):
     out = tmp_path / f"{preset}.mp4"
     burn_in(clip, ass, out, font=find_font())
     assert summarize(probe(out))["duration_s"] == pytest.approx(3.0, abs=0.1)
+
+
+def _grey_frame(video, at_s: float, size: tuple[int, int]) -> bytes:
+    width, height = size
+    return subprocess.run([ffmpeg_bin(), "-v", "error", "-ss", str(at_s), "-i", str(video), "-frames:v", "1",
+                           "-f", "rawvideo", "-pix_fmt", "gray", "-"], check=True, capture_output=True).stdout
+
+
+def test_every_format_is_burned_in_one_ffmpeg_run(tmp_path):
+    """Each format gets its own captions at its own size, with its audio copied; a missing input is named."""
+    jobs, sizes = [], {"tall": (540, 960), "wide": (960, 540)}
+    for name, (width, height) in sizes.items():
+        clip = tmp_path / f"{name}.mp4"
+        subprocess.run([ffmpeg_bin(), "-v", "error", "-y", "-f", "lavfi", "-i", f"color=c=0x203040:s={width}x{height}:d=2",
+                        "-f", "lavfi", "-i", "sine=frequency=440:duration=2", "-c:v", "libx264", "-preset", "ultrafast",
+                        "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(clip)], check=True)
+        ass = tmp_path / f"{name}.ass"
+        ass.write_text(to_ass(CUES[:1], width=width, height=height, font_size=40, preset="plain"), encoding="utf-8")
+        jobs.append((clip, ass, tmp_path / "out" / f"{name}-captioned.mp4"))
+    burn_in_all(jobs, font=find_font())
+    for (clip, _, out), size in zip(jobs, sizes.values()):
+        facts = summarize(probe(out))
+        assert (facts["width"], facts["height"]) == size and facts["has_audio"]
+        assert facts["duration_s"] == pytest.approx(2.0, abs=0.1)
+        before, after = _grey_frame(clip, 1.0, size), _grey_frame(out, 1.0, size)
+        changed = sum(1 for a, b in zip(before, after) if abs(a - b) > 40)
+        assert changed > 500, f"no captions drawn into {out.name}"  # white text on a dark blue ground
+    with pytest.raises(MediaError, match="burn-in input missing: .*gone.ass"):
+        burn_in_all([jobs[0], (jobs[1][0], tmp_path / "gone.ass", tmp_path / "x.mp4")], font=find_font())
 
 
 def test_presets_differ_as_specified():

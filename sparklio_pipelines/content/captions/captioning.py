@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sparklio_pipelines.content.captions.alignment import align_to_script
-from sparklio_pipelines.content.captions.burn_in import burn_in
+from sparklio_pipelines.content.captions.burn_in import burn_in, burn_in_all
 from sparklio_pipelines.content.captions.cues import build_cues
 from sparklio_pipelines.content.captions.formats import (
     to_ass,
@@ -96,6 +96,7 @@ def caption_video(
     if not formats:
         files["ass"].write_text(to_ass(cues, **style), encoding="utf-8")
         burn_in(video, files["ass"], files["burned"], font=font_file)
+    burns = []
     for name, (format_video, layout) in (formats or {}).items():
         width, height = layout.size
         px = round(layout.caption_px * size_scale)  # the brand's size is given for 64 px on 9:16
@@ -103,9 +104,10 @@ def caption_video(
         ass, burned = work / f"captions-{name}.ass", work / f"captioned-{name}.mp4"
         ass.write_text(to_ass(cues, width=width, height=height, font_size=px, placements=placements, **style),
                        encoding="utf-8")
-        burn_in(format_video, ass, burned, font=font_file)
+        burns.append((format_video, ass, burned))
         files[f"ass:{name}"], files[f"burned:{name}"] = ass, burned
     if formats:
+        burn_in_all(burns, font=font_file)
         del files["ass"], files["burned"]
     burn_seconds = time.perf_counter() - started
     caption_text = " ".join(" ".join(cue.lines) for cue in cues)
