@@ -9,7 +9,6 @@ each format's own ASS captions, as the captions step gets them.
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -17,7 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench_video_render import cpu_seconds, machine, timed  # noqa: E402
+from bench_video_render import cpu_seconds, machine, median_table, print_ratio, timed  # noqa: E402
 
 from sparklio_common.model_io import Word  # noqa: E402
 from sparklio_pipelines.content.captions.burn_in import burn_in, burn_in_all  # noqa: E402
@@ -86,13 +85,9 @@ def main() -> None:
     print(f"machine: {machine()}")
     print(f"burn-in: 3 formats (9:16, 1:1, 16:9), {DURATION_S} s at {FPS} fps, libx264 + audio copied, "
           f"runs: {options.runs}")
-    print(f"{'burn-in':<30} {'median wall s':>13} {'median CPU s':>13}")
-    medians = {}
-    for name, runs in results.items():
-        medians[name] = (statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs))
-        print(f"{name:<30} {medians[name][0]:>13.1f} {medians[name][1]:>13.1f}")
+    medians = median_table(results, "burn-in", 30)
     separate, together = (medians[name] for name in cases)
-    print(f"{'per format / one run':<30} wall {separate[0] / together[0]:.2f}x, CPU {separate[1] / together[1]:.2f}x")
+    print_ratio("per format / one run", separate, together, 30)
 
 
 if __name__ == "__main__":

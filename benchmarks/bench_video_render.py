@@ -161,6 +161,20 @@ def timed(render, *args) -> tuple[float, float]:
     return time.perf_counter() - started, cpu_seconds() - cpu
 
 
+def median_table(results: dict[str, list[tuple[float, float]]], heading: str, width: int) -> dict[str, tuple[float, float]]:
+    """Print each case's median wall and CPU seconds, and return them."""
+    print(f"{heading:<{width}} {'median wall s':>13} {'median CPU s':>13}")
+    medians = {}
+    for name, runs in results.items():
+        medians[name] = (statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs))
+        print(f"{name:<{width}} {medians[name][0]:>13.1f} {medians[name][1]:>13.1f}")
+    return medians
+
+
+def print_ratio(label: str, slow: tuple[float, float], fast: tuple[float, float], width: int) -> None:
+    print(f"{label:<{width}} wall {slow[0] / fast[0]:.2f}x, CPU {slow[1] / fast[1]:.2f}x")
+
+
 ONE, ALL = ["9x16"], ["9x16", "1x1", "16x9"]
 
 
@@ -197,17 +211,12 @@ def main() -> None:
         print(f"machine: {machine()}")
         print(f"render: {FPS} fps {DURATION_S:.0f} s, {len(inputs[0])} slides, headlines + captions + music bed, "
               f"libx264 {PRESET} + AAC, runs: ours {options.runs}, MoviePy {moviepy_runs}")
-        print(f"{'renderer':<38} {'median wall s':>13} {'median CPU s':>13}")
-        medians = {}
-        for name, runs in results.items():
-            medians[name] = (statistics.median(w for w, _ in runs), statistics.median(c for _, c in runs))
-            print(f"{name:<38} {medians[name][0]:>13.1f} {medians[name][1]:>13.1f}")
+        medians = median_table(results, "renderer", 38)
         names = list(cases)
         for label, slow, fast in (("3 formats / 9:16 only, ours", names[1], names[0]),
                                   ("MoviePy / ours, 9:16 only", names[2], names[0]),
                                   ("MoviePy / ours, 3 formats", names[3], names[1])):
-            print(f"{label:<38} wall {medians[slow][0] / medians[fast][0]:.2f}x, "
-                  f"CPU {medians[slow][1] / medians[fast][1]:.2f}x")
+            print_ratio(label, medians[slow], medians[fast], 38)
 
 
 if __name__ == "__main__":

@@ -51,14 +51,16 @@ def wait_for_storage(timeout_s: float, *, say=print) -> None:
     connection"); this waits first, with backoff."""
     from dagster import DagsterInstance
 
+    from sparklio_common.errors import is_transient
+
     deadline = time.monotonic() + timeout_s
     delay = 1.0
     while True:
         try:
             DagsterInstance.get().dispose()
             return
-        except Exception as exc:  # noqa: BLE001 - Dagster wraps the driver's error in its own types
-            if not _is_connection_error(exc):
+        except Exception as exc:  # noqa: BLE001
+            if not is_transient(exc):  # judged by the driver's error inside Dagster's
                 raise
             if time.monotonic() + delay > deadline:
                 raise StorageUnreachable(f"Dagster's storage did not accept connections within "
@@ -72,14 +74,3 @@ def _root_cause(exc: BaseException) -> str:
     while exc.__cause__ is not None:
         exc = exc.__cause__
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-
-
-def _is_connection_error(exc: BaseException) -> bool:
-    import sqlalchemy.exc
-
-    chain = [exc]
-    while chain[-1].__cause__ is not None:
-        chain.append(chain[-1].__cause__)
-    names = {type(e).__name__ for e in chain}
-    return "DagsterPostgresException" in names or any(isinstance(e, sqlalchemy.exc.OperationalError)
-                                                     for e in chain)

@@ -37,7 +37,7 @@ def burn_in(video: Path, subtitles: Path, out: Path, *, font: Path | None = None
 
 def burn_in_all(jobs: list[tuple[Path, Path, Path]], *, font: Path | None = None) -> None:
     """Each (video, subtitles, out) burned in, all in one ffmpeg run: the formats' encoders overlap
-    instead of taking turns, and the fonts load once (3 formats: ~12% less wall time than 3 runs)."""
+    instead of taking turns, and the fonts load once (benchmarks/bench_caption_burn_in.py)."""
     jobs = [(Path(video), Path(subtitles), Path(out)) for video, subtitles, out in jobs]
     for path in (p for video, subtitles, _ in jobs for p in (video, subtitles)):
         if not path.is_file():
