@@ -36,13 +36,11 @@ from resources.music import ProceduralMusicResource  # noqa: E402
 from resources.speech import LocalSpeechResource  # noqa: E402
 from sparklio_pipelines.content.fonts import find_font  # noqa: E402
 from sparklio_pipelines.content.media import ffmpeg_bin, probe, summarize  # noqa: E402
-from sparklio_pipelines.content.video.formats import FORMATS  # noqa: E402
+from sparklio_pipelines.content.video.formats import FORMATS, SLIDE_ART  # noqa: E402
 from sparklio_pipelines.content.video.mix import MusicInput  # noqa: E402
 from sparklio_pipelines.content.video.render import (  # noqa: E402
     CROSSFADE_S,
     FPS,
-    HEIGHT,
-    WIDTH,
     ZOOM_RANGE,
     FormatJob,
     render_formats,
@@ -69,18 +67,22 @@ def machine() -> str:
     return f"{os.cpu_count()} cores, {model}, {platform.system()}, load avg {load:.1f}"
 
 
-def make_inputs(folder: Path) -> tuple[list[Path], Path, Path, MusicInput]:
-    slides = []
+def make_inputs(folder: Path) -> tuple[dict[str, list[Path]], Path, Path, MusicInput]:
+    """Slide art in each shape the product paints it (SLIDE_ART: portrait, and landscape for 16:9)."""
+    slides: dict[str, list[Path]] = {}
     palette = [((26, 26, 46), (244, 185, 66)), ((18, 60, 40), (200, 230, 180)), ((60, 20, 80), (250, 120, 160))]
-    for index, (top, bottom) in enumerate(palette):
-        image = Image.new("RGB", (WIDTH, HEIGHT))
-        draw = ImageDraw.Draw(image)
-        for y in range(HEIGHT):
-            t = y / (HEIGHT - 1)
-            draw.line([(0, y), (WIDTH, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom)))
-        draw.ellipse((270, 700, 810, 1240), fill=bottom[::-1])
-        slides.append(folder / f"slide-{index}.png")
-        image.save(slides[-1])
+    for shape, (width, height) in SLIDE_ART.items():
+        for index, (top, bottom) in enumerate(palette):
+            image = Image.new("RGB", (width, height))
+            draw = ImageDraw.Draw(image)
+            for y in range(height):
+                t = y / (height - 1)
+                draw.line([(0, y), (width, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom)))
+            radius = min(width, height) // 4
+            draw.ellipse((width // 2 - radius, height // 2 - radius, width // 2 + radius, height // 2 + radius),
+                         fill=bottom[::-1])
+            slides.setdefault(shape, []).append(folder / f"slide-{shape}-{index}.png")
+            image.save(slides[shape][-1])
     voice = LocalSpeechResource().synthesize(SCRIPT, "en")
     wav = folder / "voice.wav"
     wav.write_bytes(voice.wav)
@@ -93,19 +95,24 @@ def make_inputs(folder: Path) -> tuple[list[Path], Path, Path, MusicInput]:
     return slides, wav, srt, MusicInput(bed_path, bed.bar_s)
 
 
-def render_ours(formats: list[str], slides: list[Path], wav: Path, srt: Path, music: MusicInput, folder: Path) -> None:
-    jobs = [FormatJob(FORMATS[name], folder / f"ours-{name}.mp4", subtitles=srt) for name in formats]
-    render_formats(slides, HEADLINES, wav, jobs, font=find_font(), min_s=DURATION_S, max_s=DURATION_S,
+def render_ours(formats: list[str], slides: dict[str, list[Path]], wav: Path, srt: Path, music: MusicInput,
+                folder: Path) -> None:
+    jobs = [FormatJob(FORMATS[name], folder / f"ours-{name}.mp4", subtitles=srt, slides=slides[FORMATS[name].slide_art])
+            for name in formats]
+    render_formats(slides["story"], HEADLINES, wav, jobs, font=find_font(), min_s=DURATION_S, max_s=DURATION_S,
                    music=music, preset=PRESET)
 
 
-def render_moviepy(formats: list[str], slides: list[Path], wav: Path, srt: Path, music: MusicInput,
+def render_moviepy(formats: list[str], slides: dict[str, list[Path]], wav: Path, srt: Path, music: MusicInput,
                    folder: Path) -> None:
     for name in formats:
-        render_moviepy_format(FORMATS[name].size, slides, wav, music, folder / f"moviepy-{name}.mp4")
+        shape = FORMATS[name].slide_art
+        render_moviepy_format(FORMATS[name].size, slides[shape], SLIDE_ART[shape], wav, music,
+                              folder / f"moviepy-{name}.mp4")
 
 
-def render_moviepy_format(size: tuple[int, int], slides: list[Path], wav: Path, music: MusicInput, out: Path) -> None:
+def render_moviepy_format(size: tuple[int, int], slides: list[Path], art_size: tuple[int, int], wav: Path,
+                          music: MusicInput, out: Path) -> None:
     """MoneyPrinterTurbo-style: per-frame PIL zoom, crossfades, TextClips, CompositeVideoClip."""
     from moviepy import (
         AudioFileClip,
@@ -123,7 +130,7 @@ def render_moviepy_format(size: tuple[int, int], slides: list[Path], wav: Path, 
     layers = []
     for index, path in enumerate(slides):
         start = index * (slide_s - CROSSFADE_S)
-        cover = max(width / WIDTH, height / HEIGHT)
+        cover = max(width / art_size[0], height / art_size[1])
         zoom = (lambda t, d=slide_s, c=cover: c * (1 + ZOOM_RANGE * t / d)) if index % 2 == 0 else (
             lambda t, d=slide_s, c=cover: c * (1 + ZOOM_RANGE * (1 - t / d)))
         clip = ImageClip(str(path)).with_duration(slide_s).resized(zoom).with_position("center").with_start(start)
@@ -209,7 +216,7 @@ def main() -> None:
                     assert (facts["width"], facts["height"]) == FORMATS[fmt].size, facts
                     assert abs(facts["duration_s"] - DURATION_S) < 0.3 and facts["has_audio"], facts
         print(f"machine: {machine()}")
-        print(f"render: {FPS} fps {DURATION_S:.0f} s, {len(inputs[0])} slides, headlines + captions + music bed, "
+        print(f"render: {FPS} fps {DURATION_S:.0f} s, {len(inputs[0]['story'])} slides (16:9: its own art), headlines + captions + music bed, "
               f"libx264 {PRESET} + AAC, runs: ours {options.runs}, MoviePy {moviepy_runs}")
         medians = median_table(results, "renderer", 38)
         names = list(cases)

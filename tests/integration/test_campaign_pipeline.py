@@ -103,6 +103,19 @@ def test_creatives_have_exact_sizes(campaign):
             assert Image.open(io.BytesIO(png)).size == size
 
 
+def test_the_16x9_cut_moves_art_painted_landscape(campaign):
+    import io
+
+    from PIL import Image
+
+    image_out = campaign["first"].output_for_node("image")
+    for n in (1, 2, 3):
+        assert Image.open(io.BytesIO(campaign["store"].get_bytes(image_out["art"][f"wide-{n}"]))).size == (1920, 1080)
+    slide_art = campaign["first"].asset_materializations_for_node("video")[0].metadata["slide_art"].value
+    assert slide_art == {"9x16": ["story-1", "story-2", "story-3"], "1x1": ["story-1", "story-2", "story-3"],
+                         "16x9": ["wide-1", "wide-2", "wide-3"]}
+
+
 def test_videos_are_vertical_with_audio_and_captions_cover_speech(campaign):
     store = campaign["store"]
     for language in ("ko", "en"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import subprocess
 import wave
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from PIL import Image, ImageDraw
 from resources.music import ProceduralMusicResource
 from resources.speech import LocalSpeechResource
 from sparklio_pipelines.content.fonts import find_font
-from sparklio_pipelines.content.media import ffmpeg_bin, probe, summarize
+from sparklio_pipelines.content.media import MediaError, ffmpeg_bin, probe, summarize
 from sparklio_pipelines.content.video.audio import (
     BED_AUDIBLE_DB,
     FRAME_S,
@@ -25,7 +26,7 @@ from sparklio_pipelines.content.video.audio import (
     judge_stems,
     measure_loudness,
 )
-from sparklio_pipelines.content.video.formats import FORMATS, formats_for_channels
+from sparklio_pipelines.content.video.formats import FORMATS, formats_for_channels, slide_art, slide_art_keys
 from sparklio_pipelines.content.video.headlines import HeadlineFitError, wrap_headline
 from sparklio_pipelines.content.video.mix import STEMS_RATE, MusicInput
 from sparklio_pipelines.content.video.render import (
@@ -59,6 +60,10 @@ def rendered(tmp_path_factory):
                                            ((60, 20, 80), (250, 120, 160))]):
         art.append(work / f"art-{index}.png")
         gradient((1080, 1920), top, bottom).save(art[-1])
+    wide = []  # the 16:9's own art: dark to light left to right, where the portrait art runs top to bottom
+    for index in range(3):
+        wide.append(work / f"wide-{index}.png")
+        gradient((1080, 1920), (20, 20, 20), (235, 235, 235)).transpose(Image.Transpose.ROTATE_90).save(wide[-1])
     voice = LocalSpeechResource().synthesize(SCRIPT, "en")
     wav = work / "voice.wav"
     wav.write_bytes(voice.wav)
@@ -75,7 +80,8 @@ def rendered(tmp_path_factory):
         image.save(creative)
         jobs.append(FormatJob(fmt, work / f"{fmt.name}.mp4", creative=creative, creative_size=size,
                               creative_texts=[{"role": "headline", "text": "Glow", "box": headline_box}],
-                              cover_path=work / f"{fmt.name}-cover.png"))
+                              cover_path=work / f"{fmt.name}-cover.png",
+                              slides=wide if fmt.slide_art == "wide" else None))
     result = render_formats(art, ["Lumi Glow", "Brighter in 14 days", "Vitamin C, 15%"], wav, jobs,
                             font=find_font(), music=MusicInput(bed_path, bed.bar_s), stems_path=work / "stems.wav",
                             preset="ultrafast")
@@ -100,7 +106,8 @@ def test_vertical_safe_area_keeps_clear_of_platform_ui():
 def test_one_ffmpeg_run_makes_every_format(rendered):
     result, _ = rendered
     assert set(result.formats) == {"9x16", "1x1", "16x9"}
-    assert sum(1 for arg in result.ffmpeg_args if arg == "-i") == 3 + 3 + 2  # art, creatives, voice, bed: once each
+    # art, the 16:9's own art, creatives, voice, bed: each decoded once
+    assert sum(1 for arg in result.ffmpeg_args if arg == "-i") == 3 + 3 + 3 + 2
     for name, done in result.formats.items():
         facts = summarize(probe(done.path))
         assert (facts["width"], facts["height"]) == FORMATS[name].size, name
@@ -134,6 +141,37 @@ def test_square_motion_matches_the_vertical_centre(rendered):
     assert np.abs(square[band] - tall[band.start + offset:band.stop + offset]).mean() < 3.0
     moved = frame(result.formats["1x1"].path, at_s + 1.0, FORMATS["1x1"].size)
     assert np.abs(moved[band] - square[band]).mean() > 0.3  # and it does move
+
+
+def test_the_wide_cut_moves_its_own_art(rendered):
+    """16:9 moves the landscape art it was given, not the portrait art cover-fitted (a blown-up band)."""
+    result, _ = rendered
+    at_s = round(7.0 * FPS) / FPS
+    wide = frame(result.formats["16x9"].path, at_s, FORMATS["16x9"].size)[400:700]  # clear of the text zones
+    left, right = wide[:, 100:500].mean(), wide[:, 1400:1800].mean()
+    assert right - left > 80, (left, right)  # the wide art's left-to-right ramp
+    tall = frame(result.formats["9x16"].path, at_s, FORMATS["9x16"].size)
+    assert abs(tall[800:1100, 100:400].mean() - tall[800:1100, 700:1000].mean()) < 10  # the portrait art is not
+
+
+def test_a_format_given_too_few_slides_is_refused(rendered, tmp_path):
+    result, _ = rendered
+    art = [Path(p) for p in sorted(result.stems_path.parent.glob("art-*.png"))]
+    job = FormatJob(FORMATS["16x9"], tmp_path / "out.mp4", slides=art[:2])
+    with pytest.raises(MediaError, match="16:9 has 2 slides of its own for 3 slides"):
+        render_formats(art, [], result.stems_path, [job], font=find_font())
+
+
+def test_slide_art_is_painted_in_each_shape_the_formats_move():
+    assert [name for name, _, _ in slide_art(formats_for_channels(["shorts", "instagram"]))] == [
+        "story-1", "story-2", "story-3"]
+    wide = slide_art(formats_for_channels(["linkedin"]))
+    assert [(name, size) for name, size, _ in wide if name.startswith("wide")] == [
+        ("wide-1", (1920, 1080)), ("wide-2", (1920, 1080)), ("wide-3", (1920, 1080))]
+    art = {f"story-{n}": f"s{n}" for n in (1, 2, 3)}
+    assert slide_art_keys(FORMATS["16x9"], art) == ["s1", "s2", "s3"]  # an image output from before wide art
+    assert slide_art_keys(FORMATS["16x9"], {**art, **{f"wide-{n}": f"w{n}" for n in (1, 2, 3)}}) == ["w1", "w2", "w3"]
+    assert slide_art_keys(FORMATS["1x1"], {**art, "wide-1": "w1"}) == ["s1", "s2", "s3"]
 
 
 def test_covers_show_the_first_headline(rendered):

@@ -26,6 +26,7 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -83,6 +84,7 @@ class FormatJob:
     creative_size: tuple[int, int] | None = None
     cover_path: Path | None = None
     subtitles: Path | None = None
+    slides: list[Path] | None = None  # art painted in this format's shape; None moves the shared slides
 
 
 @dataclass
@@ -164,11 +166,15 @@ def _check_inputs(slides: list[Path], headlines: list[str], voiceover_wav: Path,
         raise MediaError(f"{len(headlines)} headlines for {len(slides)} slides: one headline per slide at most")
     if not 0 < min_s <= max_s:
         raise MediaError(f"need 0 < min_s <= max_s, got min_s={min_s}, max_s={max_s}")
+    own = [p for job in jobs for p in job.slides or ()]
+    for job in jobs:
+        if job.slides and len(job.slides) != len(slides):
+            raise MediaError(f"{job.format.label} has {len(job.slides)} slides of its own for {len(slides)} slides")
     extra = [p for job in jobs for p in (job.creative, job.subtitles) if p is not None]
-    for path in [*slides, voiceover_wav, font, *extra] + ([music.path] if music else []):
+    for path in [*slides, *own, voiceover_wav, font, *extra] + ([music.path] if music else []):
         if not Path(path).is_file():
             raise MediaError(f"input file not found: {path}")
-    for slide in [*slides, *(job.creative for job in jobs if job.creative)]:
+    for slide in [*slides, *own, *(job.creative for job in jobs if job.creative)]:
         facts = summarize(probe(slide))
         if not facts["width"]:
             raise MediaError(f"slide is not an image: {Path(slide).name}")
@@ -212,16 +218,20 @@ def crop_source(fmt: VideoFormat, formats: list[VideoFormat]) -> VideoFormat | N
     return max(taller, key=lambda other: other.height, default=None)
 
 
-def _slide_motion(slides: list[Path], formats: list[VideoFormat], frames: int) -> dict[str, list]:
-    """Each format's moving slides: computed once per format that is no other's crop, then cropped."""
-    sources = {fmt.name: crop_source(fmt, formats) for fmt in formats}
+def _slide_motion(slides: list[Path], jobs: list[FormatJob], frames: int) -> dict[str, list]:
+    """Each format's moving slides: computed once per format that is no other's crop, then cropped.
+    Every slide file is decoded once, however many formats move it."""
+    art = {job.format.name: [Path(p) for p in job.slides or slides] for job in jobs}
+    formats = [job.format for job in jobs]
+    sources = {fmt.name: crop_source(fmt, [o for o in formats if art[o.name] == art[fmt.name]]) for fmt in formats}
     computed = [fmt for fmt in formats if sources[fmt.name] is None]
-    decoded = [_decoded(path, len(computed)) for path in slides]
+    uses = Counter(path for fmt in computed for path in art[fmt.name])
+    decoded = {path: iter(_decoded(path, count)) for path, count in uses.items()}
     motion: dict[str, list] = {}
-    for number, fmt in enumerate(computed):
+    for fmt in computed:
         cropped = [other for other in formats if sources[other.name] is fmt]
-        for index, (path, copies) in enumerate(zip(slides, decoded)):
-            moving = _copies(_motion_stream(copies[number], path, index, frames, fmt.size), 1 + len(cropped))
+        for index, path in enumerate(art[fmt.name]):
+            moving = _copies(_motion_stream(next(decoded[path]), path, index, frames, fmt.size), 1 + len(cropped))
             motion.setdefault(fmt.name, []).append(moving[0])
             for other, stream in zip(cropped, moving[1:]):
                 motion.setdefault(other.name, []).append(stream.filter("crop", other.width, other.height))
@@ -367,7 +377,7 @@ def build_ffmpeg_args(
     if any(job.creative for job in jobs) and not all(job.creative for job in jobs):
         raise MediaError("either every format closes on its own creative, or none does")
     timing = plan_slides(count, total_s)
-    motion = _slide_motion(slides, [job.format for job in jobs], timing.frames_per_slide)
+    motion = _slide_motion(slides, jobs, timing.frames_per_slide)
     audios, stems = audio_streams(voice_ready, total_s, music, len(jobs), staging)
     outputs, layouts = [], {}
     for number, job in enumerate(jobs):

@@ -21,6 +21,7 @@ from sparklio_pipelines.content.creative.composition import (
     thumbnail_png,
 )
 from sparklio_pipelines.content.creative.layout import CHANNEL_SIZES, CREATIVE_SIZES
+from sparklio_pipelines.content.video.formats import formats_for_channels, slide_art
 from sparklio_pipelines.defs.assets.common import (
     cached_metadata,
     campaign_asset,
@@ -29,7 +30,6 @@ from sparklio_pipelines.defs.assets.common import (
     thumbnail_markdown,
 )
 
-VIDEO_ART_SLIDES = 3  # extra 9:16 backgrounds the video cuts between
 # The one creative set that shows the product: the first of these that the brief's channels use.
 PRODUCT_SET_PREFERENCE = ("square", "landscape", "portrait", "story")
 
@@ -88,9 +88,11 @@ def image(
     product = object_store.get_bytes(parsed.product_photo) if parsed.product_photo else None
     product_set = product_set_for(parsed) if product is not None else None
     headlines = {lang: headline_for(copy, lang) for lang in parsed.languages}
+    # The video's slides: story-i, and wide-i (same seed as story-i) when a 16:9 cut is made.
+    slides = slide_art(formats_for_channels(parsed.channels))
     # Input files keep their object keys when replaced, so their bytes' hashes go into the fingerprint.
     inputs = fingerprint(
-        parsed.canonical_json(), headlines, seed, image_generator.backend_label,
+        parsed.canonical_json(), headlines, seed, image_generator.backend_label, [name for name, _, _ in slides],
         {"logo": sha256_of(logo_png), "style_reference": sha256_of(reference), "product_photo": sha256_of(product),
          "product_set": product_set},
     )
@@ -109,7 +111,7 @@ def image(
     records, thumbs = [], []
     prompt = art_prompt(parsed)
     art_specs = [(name, size, seed) for name, size in CREATIVE_SIZES.items()]
-    art_specs += [(f"story-{i}", CREATIVE_SIZES["story"], seed + i) for i in range(1, VIDEO_ART_SLIDES + 1)]
+    art_specs += [(name, size, seed + number) for name, size, number in slides]
     palette = parsed.brand.palette
     art_png: dict[str, bytes] = {}
     art_made: dict[str, dict] = {}

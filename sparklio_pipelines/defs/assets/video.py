@@ -37,7 +37,10 @@ from sparklio_pipelines.content.fonts import find_font
 from sparklio_pipelines.content.media import MediaError
 from sparklio_pipelines.content.video.formats import (
     CHANNEL_FORMATS,
+    PRIMARY_FORMAT,
+    SLIDE_COUNT,
     formats_for_channels,
+    slide_art_keys,
 )
 from sparklio_pipelines.content.video.mix import MusicInput
 from sparklio_pipelines.content.video.render import (
@@ -94,10 +97,11 @@ def video(
     animate = image_generator.can_animate
     shorts = {lang: copy["languages"][lang]["shorts"][0] for lang in parsed.languages}
     formats = formats_for_channels(parsed.channels)
-    art_keys = [image["art"][f"story-{i}"] for i in range(1, 4)]
+    art_keys = {fmt.name: slide_art_keys(fmt, image["art"]) for fmt in formats}
+    slide_keys = list(dict.fromkeys(k for keys in art_keys.values() for k in keys))
     creative_keys = {lang: {fmt.name: image["creatives"][lang][fmt.creative] for fmt in formats}
                      for lang in parsed.languages}
-    slide_info = {k: object_store.head(k) for k in art_keys + [k for c in creative_keys.values() for k in c.values()]}
+    slide_info = {k: object_store.head(k) for k in slide_keys + [k for c in creative_keys.values() for k in c.values()]}
     slide_hashes = {k: info.sha256 if info else None for k, info in slide_info.items()}
     music_choice = {"music": parsed.music, "tone": parsed.tone, "backend": music.backend_label}
     parts = [shorts, slide_hashes, parsed.brand.palette, parsed.brand.font, [f.name for f in formats], music_choice,
@@ -149,9 +153,11 @@ def video(
             context.log.info(f"video: opening clip {clip.width}x{clip.height}, {clip.frames} frames "
                              f"from {clip_facts['workflow']} in {clip.seconds:.1f}s")
         layouts = json.loads(object_store.get_bytes(layouts_key(campaign_id)))
-        art = [object_store.download(k, work / f"art-{i}.png") for i, k in enumerate(art_keys)]
+        downloaded = {k: object_store.download(k, work / f"art-{i}.png") for i, k in enumerate(slide_keys)}
+        art = {name: [downloaded[k] for k in keys] for name, keys in art_keys.items()}
         if clip_path is not None:
-            art[0] = clip_path  # the clip plays where the first art still would
+            for slides in art.values():
+                slides[0] = clip_path  # the clip plays where the first art still would
         for language in parsed.languages:
             script, headlines = shorts[language]["script"], shorts[language]["headlines"]
             try:
@@ -180,12 +186,14 @@ def video(
                     creative_texts=layouts[language][creative_size]["texts"],
                     creative_size=tuple(layouts[language][creative_size]["size"]),
                     cover_path=work / f"{language}-{fmt.name}-cover.png",
+                    slides=art[fmt.name],
                 ))
             # headlines ride on the art slides; each format's creative carries its own text
             stems = work / f"{language}-stems.wav"
             try:
                 rendered = render_formats(
-                    art, list(headlines[: len(art)]), wav, jobs, font=font, accent_hex=parsed.brand.palette[1],
+                    art[PRIMARY_FORMAT], list(headlines[:SLIDE_COUNT]), wav, jobs, font=font,
+                    accent_hex=parsed.brand.palette[1],
                     text_hex="#FFFFFF", min_s=MIN_S, max_s=MAX_S, music=bed_input, stems_path=stems,
                 )
             except MediaError as exc:  # e.g. a headline that cannot fit: the marketer must shorten it
@@ -227,6 +235,8 @@ def video(
         metadata["opening_clip"] = dg.MetadataValue.json(clip_facts)
     metadata["music"] = dg.MetadataValue.json({lang: f["music"] for lang, f in facts.items()})
     metadata["formats"] = dg.MetadataValue.json(by_format)
+    metadata["slide_art"] = dg.MetadataValue.json({name: [PurePosixPath(k).stem for k in keys]
+                                                   for name, keys in art_keys.items()})
     metadata["encode_seconds"] = round(sum(f["encode_seconds"] for f in facts.values()), 2)
     metadata["model_seconds"] = round(sum(f["tts_seconds"] for f in facts.values())
                                       + (clip_facts["seconds"] if clip_facts else 0.0), 2)
