@@ -108,6 +108,10 @@ CASES: tuple[Case, ...] = (
     Case("hanbit", "ko", "지금 사면 1+1, 무료 배송까지.", ("1+1", "무료 배송")),  # offers the brief never made
     Case("hanbit", "en", "Grab a four-pack of Hanbit barley tea.", ("four-pack",)),
     Case("lumi", "en", "Take 20% off your first order.", ("20% off",)),
+    # 'healthy' said of the product (seen in an embedded deck: the audience's '건강한 습관' moved onto the tea)
+    Case("hanbit", "ko", "한빛은 건강한 유기농 보리차를 개발했습니다.", ("건강한 유기농 보리차",)),
+    Case("hanbit", "en", "A healthy barley tea for your afternoon.", ("healthy barley tea",)),
+    Case("hanbit", "ko", "매일 마시는 건강 음료, 한빛 보리차.", ("건강 음료",)),
     # --- supported, English
     Case("hanbit", "en", "Nutty flavor from organic Korean barley."),
     Case("hanbit", "en", "Caffeine free, so you can sip all day."),
@@ -144,6 +148,8 @@ CASES: tuple[Case, ...] = (
     Case("coldbrew", "ko", "100% 아라비카 원두로 만든 원액 콜드브루."),
     Case("coldbrew", "ko", "10월 31일까지 지금 주문하세요."),
     Case("coldbrew", "ko", "의사결정이 빠른 직장인을 위한 커피."),
+    Case("hanbit", "en", "For office workers building healthy habits, one warm cup at a time."),
+    Case("hanbit", "ko", "건강한 하루를 시작하는 직장인을 위해, 한빛 보리차."),
 )
 
 PRECISION_FLOOR = 0.95  # the thresholds tests/unit/test_claims.py asserts

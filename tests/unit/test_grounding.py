@@ -56,3 +56,22 @@ def test_only_the_invented_sentences_go_and_a_kept_one_is_spared(glow):
     assert grounded_sentences(text, glow) == "Brighter-looking skin in 14 days. Shop the launch offer."
     spared = grounded_sentences(text, glow, keep=lambda s: "three" in s)
     assert spared == text
+
+
+# The audience is who the post is for, not something the brand says it is (seen in an embedded deck:
+# "안녕하세요, 한빛입니다. 건강한 습관을 찾는 20~30대 직장인입니다.").
+@pytest.mark.parametrize(("line", "grounded"), [
+    ("건강한 습관을 찾는 20~30대 직장인입니다.", False),
+    ("쉼을 찾는 20대 직장인.", False),
+    ("Office workers in their 20s and 30s building healthy habits.", False),
+    ("안녕하세요, 한빛입니다.", True),
+    ("한빛 유기농 보리차는 건강한 습관을 찾는 20~30대 직장인을 위해 만들었어요.", True),  # names the product
+    ("For office workers building healthy habits, one warm cup at a time.", True),  # addressed to them
+])
+def test_the_audience_alone_is_no_copy(hanbit, line, grounded):
+    assert is_grounded(line, hanbit) is grounded
+
+
+def test_an_audience_that_holds_the_benefit_still_lets_copy_address_it(glow):
+    assert is_grounded("A simple morning routine for busy professionals aged 25-40.", glow)
+    assert not is_grounded("Skincare-curious professionals aged 25-40.", glow)

@@ -85,6 +85,12 @@ _LEXICON: dict[str, dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
                         (r"다이어트", r"체중", r"살\s?빠", r"감량", r"지방\s?(?:연소|분해)", r"신진대사")),
         "good for health": ((r"good for (?:you|your (?:health|body))", r"boosts? (?:your )?(?:health|immunity)"),
                             (r"건강에 좋", r"몸에 좋", r"건강을 지켜")),
+        # 'healthy' said of the product, not of the buyer's habits: '건강한 습관' (an audience) is no claim
+        "healthy product": ((r"health(?:y|ier|iest) (?:[a-z-]+ )?(?:teas?|drinks?|beverages?|snacks?|foods?|"
+                             r"choices?|options?|products?|coffees?|treats?|alternatives?|serums?)",
+                             r"health (?:drinks?|foods?)"),
+                            (r"건강한 (?:[^\s,.!?]+ )?(?:[가-힣]*차|음료|간식|식품|선택|제품|커피)",
+                             r"건강\s?(?:음료|식품)")),
         "anti-aging": ((r"anti[- ]?ag(?:e)?ing", r"wrinkles?", r"younger[- ]looking"),
                        (r"주름", r"안티에이징", r"노화\s?방지", r"미백")),
         "antioxidant": ((r"antioxidants?",), (r"항산화",)),

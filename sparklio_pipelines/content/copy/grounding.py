@@ -62,12 +62,23 @@ class Vocabulary:
 
     stems: frozenset[str]
     pairs: frozenset[str]
+    audience_only: frozenset[str] = frozenset()  # units only the audience says: who buys, not what it is
+
+
+def _units(text: str) -> set[str]:
+    return {*_en_content(text), *_ko_pairs(text)}
 
 
 def brief_vocabulary(brief: Brief, extra: list[str] = ()) -> Vocabulary:
     """The brief's own words (every language it carries), plus `extra` lines (approved copy)."""
     text = "\n".join([support_text(brief), brief.tone, *brief.brand.example_phrases, *brief.brand.tone_words, *extra])
-    return Vocabulary(stems=frozenset(_en_content(text)), pairs=frozenset(_ko_pairs(text + " " + " ".join(_KO_GENERIC))))
+    audiences = [brief.audience, *(given.audience or "" for given in brief.translations.values())]
+    rest = text
+    for audience in audiences:
+        rest = rest.replace(audience, " ") if audience else rest
+    audience_only = _units("\n".join(audiences)) - _units(rest) - _units(" ".join(_KO_GENERIC))
+    return Vocabulary(stems=frozenset(_en_content(text)), pairs=frozenset(_ko_pairs(text + " " + " ".join(_KO_GENERIC))),
+                      audience_only=frozenset(audience_only))
 
 
 def grounded_share(sentence: str, vocabulary: Vocabulary) -> float:
@@ -78,9 +89,24 @@ def grounded_share(sentence: str, vocabulary: Vocabulary) -> float:
     return sum(ok for _u, ok in units) / len(units) if units else 0.0
 
 
+_ADDRESSED = re.compile(r"\bfor\b|위해|위한|에게", re.IGNORECASE)  # "... for busy professionals": copy about them
+
+
+def restates_audience(sentence: str, vocabulary: Vocabulary) -> bool:
+    """A sentence whose brief words are all the audience's and that is not addressed to them: the
+    targeting note, not copy ("건강한 습관을 찾는 20~30대 직장인입니다." said by the brand). One that also
+    names the product or a message is copy."""
+    if _ADDRESSED.search(sentence):
+        return False
+    generic = _units(" ".join(_KO_GENERIC))
+    said = [u for u in _units(sentence) if (u in vocabulary.stems or u in vocabulary.pairs) and u not in generic]
+    return len(said) >= 2 and all(u in vocabulary.audience_only for u in said)
+
+
 def is_grounded(sentence: str, vocabulary: Vocabulary) -> bool:
     korean = bool(_HANGUL_RUN.search(sentence))
-    return grounded_share(sentence, vocabulary) >= (KO_MIN_GROUNDED if korean else EN_MIN_GROUNDED)
+    share = grounded_share(sentence, vocabulary)
+    return share >= (KO_MIN_GROUNDED if korean else EN_MIN_GROUNDED) and not restates_audience(sentence, vocabulary)
 
 
 def grounded_sentences(text: str, vocabulary: Vocabulary, keep: Callable[[str], bool] = lambda _s: False) -> str:
