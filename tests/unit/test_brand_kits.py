@@ -22,6 +22,13 @@ def test_shipped_kits_load():
     assert load_brand_kit("lumi").required_for("en") == ["Lumi Glow"]
 
 
+def test_the_brand_name_is_written_per_language():
+    hanbit = load_brand_kit("hanbit")
+    assert hanbit.name_for("ko") == "한빛" and hanbit.name_for("en") == "Hanbit"
+    assert load_brand_kit("lumi").name_for("ko") == load_brand_kit("lumi").name  # no names: the one name
+    assert problems({"name": "한빛", "names": {"en": ""}}) == {"names": "each name must be 1-80 characters"}
+
+
 def test_brief_references_a_kit_by_name_and_inlines_it():
     brief = parse_brief_data({**BRIEF, "brand": "hanbit"})
     assert brief.brand.name == "한빛"

@@ -102,6 +102,16 @@ def test_every_size_is_exact_and_text_fits(name: str, dark_background: bytes) ->
         assert layout.safe_area[1] >= 0.14 * size[1] and layout.safe_area[3] <= 0.80 * size[1]
 
 
+def test_an_english_creative_shows_the_brand_name_written_in_english(dark_background: bytes) -> None:
+    brand = KO_BRAND.model_copy(update={"names": {"en": "Hanbit"}})
+    _png, english = compose_creative(dark_background, CREATIVE_SIZES["square"], "Nutty barley tea", "Shop now", brand,
+                                     language="en")
+    _png, korean = compose_creative(dark_background, CREATIVE_SIZES["square"], "고소한 보리차", "구매", brand,
+                                    language="ko")
+    assert next(t.text for t in english.texts if t.role == "brand") == "Hanbit"
+    assert next(t.text for t in korean.texts if t.role == "brand") == "한빛"
+
+
 def test_every_channel_maps_to_known_sizes() -> None:
     assert set(CHANNEL_SIZES) == set(CHANNELS)
     assert all(name in CREATIVE_SIZES for names in CHANNEL_SIZES.values() for name in names)

@@ -48,7 +48,7 @@ def kit_from_data(data: object, source: str, base_dir: Path | None = None) -> Br
     data = dict(data)
     problems: list[tuple[str, str]] = []
     fields: dict = {}
-    for key in ("name", "palette", "caption_style", "claims", "tts_voices"):
+    for key in ("name", "names", "palette", "caption_style", "claims", "tts_voices"):
         if key in data:
             fields[key] = data.pop(key)
     fonts = data.pop("fonts", {}) or {}

@@ -102,6 +102,9 @@ class BrandKit(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(default="", max_length=80, description="Brand name, shown in creatives")
+    names: dict[Language, str] = Field(
+        default_factory=dict, description="The name as written in a language where it differs, e.g. {en: Hanbit}",
+    )
     palette: list[str] = Field(
         default_factory=lambda: ["#1F2A44", "#F4B942", "#FFFFFF"],
         min_length=2,
@@ -137,6 +140,10 @@ class BrandKit(BaseModel):
     def required_for(self, language: str) -> list[str]:
         return [*self.required_terms, *self.required_terms_by_language.get(language, [])]
 
+    def name_for(self, language: str) -> str:
+        """The name a creative in `language` shows: '한빛' on Korean ones, 'Hanbit' on English ones."""
+        return self.names.get(language) or self.name
+
     def font_for(self, language: str) -> str:
         return self.hangul_font if language == "ko" else self.font
 
@@ -157,6 +164,14 @@ class BrandKit(BaseModel):
     @classmethod
     def _no_control(cls, value: str) -> str:
         return _clean_text(value)
+
+    @field_validator("names")
+    @classmethod
+    def _names(cls, names: dict[str, str]) -> dict[str, str]:
+        cleaned = {lang: _clean_text(name) for lang, name in names.items()}
+        if any(not name or len(name) > 80 for name in cleaned.values()):
+            raise ValueError("each name must be 1-80 characters")
+        return cleaned
 
     @field_validator("banned_words", "required_terms", "tone_words", "example_phrases")
     @classmethod

@@ -141,7 +141,8 @@ def image(
     for language in parsed.languages:
         for size_name, size in CREATIVE_SIZES.items():
             png, layout = compose_creative(
-                art_png[size_name], size, headlines[language], parsed.localized(language).call_to_action, parsed.brand, logo_png
+                art_png[size_name], size, headlines[language], parsed.localized(language).call_to_action, parsed.brand, logo_png,
+                language=language,
             )
             key = campaign_key(campaign_id, "image", language, f"{size_name}-{size[0]}x{size[1]}.png")
             stored = object_store.put_bytes(key, png, "image/png")
