@@ -26,6 +26,9 @@ def test_the_brand_name_is_written_per_language():
     hanbit = load_brand_kit("hanbit")
     assert hanbit.name_for("ko") == "한빛" and hanbit.name_for("en") == "Hanbit"
     assert load_brand_kit("lumi").name_for("ko") == load_brand_kit("lumi").name  # no names: the one name
+    brief = parse_brief_data({**BRIEF, "brand": "hanbit"})  # what copy, hashtags and creatives are made from
+    assert brief.localized("en").brand.name == "Hanbit" and brief.localized("ko").brand.name == "한빛"
+    assert brief.localized("en").brand.required_for("en") == ["Hanbit"]  # the rest of the kit kept
     assert problems({"name": "한빛", "names": {"en": ""}}) == {"names": "each name must be 1-80 characters"}
 
 

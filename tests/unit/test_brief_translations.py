@@ -24,7 +24,8 @@ def test_localized_takes_the_translated_facts_and_keeps_the_rest():
     english = brief.localized("en")
     assert english.product == "Hanbit Organic Barley Tea" and english.call_to_action == "Shop now"
     assert all(hangul_share(m) == 0 for m in english.key_messages)
-    assert english.start_date == brief.start_date and english.brand == brief.brand
+    assert english.start_date == brief.start_date
+    assert english.brand == brief.brand.model_copy(update={"name": "Hanbit"})  # the kit's English name, all else kept
     assert brief.localized("ko") is brief  # no Korean translation: the brief's own facts
 
 

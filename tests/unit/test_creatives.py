@@ -14,6 +14,7 @@ from resources.image_generation import (
     ImageGenerationError,
     ProceduralArtResource,
 )
+from sparklio_pipelines.content.brief.parse import parse_brief_data
 from sparklio_pipelines.content.brief.schema import CHANNELS, BrandKit
 from sparklio_pipelines.content.creative.color import (
     contrast_ratio,
@@ -103,11 +104,15 @@ def test_every_size_is_exact_and_text_fits(name: str, dark_background: bytes) ->
 
 
 def test_an_english_creative_shows_the_brand_name_written_in_english(dark_background: bytes) -> None:
-    brand = KO_BRAND.model_copy(update={"names": {"en": "Hanbit"}})
-    _png, english = compose_creative(dark_background, CREATIVE_SIZES["square"], "Nutty barley tea", "Shop now", brand,
-                                     language="en")
-    _png, korean = compose_creative(dark_background, CREATIVE_SIZES["square"], "고소한 보리차", "구매", brand,
-                                    language="ko")
+    brief = parse_brief_data({
+        "campaign_id": "names", "product": "보리차", "audience": "직장인", "key_messages": ["고소한 맛"],
+        "tone": "warm", "languages": ["ko", "en"], "channels": ["x"], "call_to_action": "구매",
+        "start_date": "2026-01-01", "end_date": "2026-02-01", "brand": "hanbit",
+    })
+    _png, english = compose_creative(dark_background, CREATIVE_SIZES["square"], "Nutty barley tea", "Shop now",
+                                     brief.localized("en").brand)
+    _png, korean = compose_creative(dark_background, CREATIVE_SIZES["square"], "고소한 보리차", "구매",
+                                    brief.localized("ko").brand)
     assert next(t.text for t in english.texts if t.role == "brand") == "Hanbit"
     assert next(t.text for t in korean.texts if t.role == "brand") == "한빛"
 

@@ -23,6 +23,7 @@ from sparklio_pipelines.content.video.audio import (
     FRAME_S,
     VOICE_OVER_BED_DB,
     decode_channels,
+    frame_power,
     judge_stems,
     measure_loudness,
 )
@@ -223,11 +224,8 @@ def test_bed_dips_under_the_voice_but_stays_in_the_mix(rendered, tmp_path):
     ducked = decode_channels(result.stems_path, STEMS_RATE)[1]
     hop = int(STEMS_RATE * FRAME_S)
     count = min(len(raw), len(ducked)) // hop - round(bed.bar_s / FRAME_S)  # the fade-out is not ducking
-
-    def frame_db(samples):
-        return 10 * np.log10(np.maximum((samples[: count * hop].reshape(count, hop) ** 2).mean(axis=1), 1e-12))
-
-    reduction = frame_db(raw) - frame_db(ducked)
+    raw_power, ducked_power = (np.maximum(frame_power(s, hop, count), 1e-12) for s in (raw, ducked))
+    reduction = 10 * np.log10(raw_power / ducked_power)
     idle = np.percentile(reduction, 5)  # the compressor at rest (the graph's fixed gain)
     report = judge_stems(result.stems_path, fade_s=bed.bar_s)
     voiced = [reduction[round(s["start_s"] / FRAME_S):round(s["end_s"] / FRAME_S)] for s in report.spans]

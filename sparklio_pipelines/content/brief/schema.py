@@ -303,11 +303,13 @@ class Brief(BaseModel):
         return self
 
     def localized(self, language: str) -> "Brief":
-        """This brief with its facts in `language`, where `translations` gives them."""
+        """This brief with its facts in `language`, where `translations` gives them, and the brand's
+        name as written in it (kit `names`)."""
         given = self.translations.get(language)
-        if given is None:
-            return self
-        return self.model_copy(update=given.model_dump(exclude_none=True))
+        update = given.model_dump(exclude_none=True) if given is not None else {}
+        if self.brand.name_for(language) != self.brand.name:
+            update["brand"] = self.brand.model_copy(update={"name": self.brand.name_for(language)})
+        return self.model_copy(update=update) if update else self
 
     def is_active_on(self, day: dt.date) -> bool:
         return self.start_date <= day <= self.end_date

@@ -138,7 +138,7 @@ def system_message(brief: Brief, language: str, channels: list[str], translating
                    final: bool = False) -> str:
     brand = brief.brand
     who = "the final editor" if final else "the copywriter"
-    lines = [f"You are {who} for the brand {brand.name_for(language)}. Write in {LANGUAGE_NAMES[language]} only."]
+    lines = [f"You are {who} for the brand {brand.name}. Write in {LANGUAGE_NAMES[language]} only."]
     if translating_from:
         lines.append(f"The brief is in {LANGUAGE_NAMES[translating_from]}: carry its facts over faithfully, "
                      "adding nothing; product and brand names stay as they are.")

@@ -69,14 +69,17 @@ def _units(text: str) -> set[str]:
     return {*_en_content(text), *_ko_pairs(text)}
 
 
+_GENERIC_UNITS = frozenset(_units(" ".join(_KO_GENERIC)))
+
+
 def brief_vocabulary(brief: Brief, extra: list[str] = ()) -> Vocabulary:
     """The brief's own words (every language it carries), plus `extra` lines (approved copy)."""
     text = "\n".join([support_text(brief), brief.tone, *brief.brand.example_phrases, *brief.brand.tone_words, *extra])
-    audiences = [brief.audience, *(given.audience or "" for given in brief.translations.values())]
+    audiences = [a for a in [brief.audience, *(given.audience for given in brief.translations.values())] if a]
     rest = text
     for audience in audiences:
-        rest = rest.replace(audience, " ") if audience else rest
-    audience_only = _units("\n".join(audiences)) - _units(rest) - _units(" ".join(_KO_GENERIC))
+        rest = rest.replace(audience, " ")
+    audience_only = _units("\n".join(audiences)) - _units(rest) - _GENERIC_UNITS
     return Vocabulary(stems=frozenset(_en_content(text)), pairs=frozenset(_ko_pairs(text + " " + " ".join(_KO_GENERIC))),
                       audience_only=frozenset(audience_only))
 
@@ -98,8 +101,7 @@ def restates_audience(sentence: str, vocabulary: Vocabulary) -> bool:
     names the product or a message is copy."""
     if _ADDRESSED.search(sentence):
         return False
-    generic = _units(" ".join(_KO_GENERIC))
-    said = [u for u in _units(sentence) if (u in vocabulary.stems or u in vocabulary.pairs) and u not in generic]
+    said = [u for u in _units(sentence) if (u in vocabulary.stems or u in vocabulary.pairs) and u not in _GENERIC_UNITS]
     return len(said) >= 2 and all(u in vocabulary.audience_only for u in said)
 
 

@@ -207,7 +207,7 @@ def hashtag(text: str) -> str | None:
 def brand_hashtags(brief: Brief, language: str, extra: list[str] = ()) -> list[str]:
     """Deterministic tags from brand, product and required terms, then the model's own; ≤ 30."""
     banned = brief.brand.banned_for(language)
-    sources = [brief.brand.name_for(language), brief.product, *brief.brand.required_for(language)]
+    sources = [brief.brand.name, brief.product, *brief.brand.required_for(language)]
     sources += [w for w in brief.product.split() if len(w) >= (2 if is_korean(w) else 4)]
     sources += [t.lstrip("#") for t in extra]
     tags: list[str] = []

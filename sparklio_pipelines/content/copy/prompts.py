@@ -129,7 +129,7 @@ def build_prompt(brief: Brief, language: str, task: str, focus: str, approved: l
         for ex in _EXAMPLES[language]
     ]
     facts = {
-        "brand": brief.brand.name_for(language),
+        "brand": brief.brand.name,
         "product": brief.product,
         "audience": brief.audience,
         "tone": brief.tone,

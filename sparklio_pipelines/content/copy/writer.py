@@ -135,14 +135,14 @@ class _Writer:
         if not tidy(said):
             return "says nothing the brief supports"  # every sentence it wrote was dropped as invented
         low = text.casefold()
-        own = f"{self.brief.product} {self.brief.brand.name} {self.brief.brand.name_for(self.language)}".casefold()
+        own = f"{self.brief.product} {self.brief.brand.name}".casefold()
         if any(name in low and name not in own for name in example_names(self.language)):
             return "names an example product"
         if shingles(text, self.language) & example_shingles(self.language):
             return "copies an example"
         if any(tidy(line).rstrip(".!").casefold() in example_lines(self.language) for line in [text, *sentences(text)]):
             return "copies an example"  # short lines ("Grab a four-pack.") have no 5-word run to catch
-        names = [self.brief.product, self.brief.brand.name_for(self.language), *self.required]
+        names = [self.brief.product, self.brief.brand.name, *self.required]
         repeated = repeated_phrase(text, self.language, names)
         if repeated:
             return f"repeats itself ({repeated!r})"

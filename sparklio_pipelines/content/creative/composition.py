@@ -59,10 +59,9 @@ def compose_creative(
     cta: str,
     brand: BrandKit,
     logo_png: bytes | None = None,
-    language: str = "",
 ) -> tuple[bytes, CreativeLayout]:
-    """Background cover-cropped to `size`, with brand row (logo + the brand's name in `language`) on top,
-    headline and CTA button at the bottom of the safe area. Returns PNG bytes and the measured layout."""
+    """Background cover-cropped to `size`, with brand row (logo + name) on top, headline and CTA
+    button at the bottom of the safe area. Returns PNG bytes and the measured layout."""
     width, height = int(size[0]), int(size[1])
     if width < 320 or height < 320:
         raise CreativeError(f"creative size must be at least 320x320, got {width}x{height}")
@@ -96,17 +95,16 @@ def compose_creative(
         ly = sy0 + (row_h - lh) // 2
         layout.logo_box = (sx0, ly, sx0 + lw, ly + lh)
         cursor_x = sx0 + lw + int(unit * 0.025)
-    brand_name = brand.name_for(language)
-    if brand_name:
+    if brand.name:
         pad = max(4, int(unit * 0.008))
         name_block = fit_text(
-            brand_name, brand.font, sx1 - cursor_x - 2 * pad, row_h - 2 * pad,
+            brand.name, brand.font, sx1 - cursor_x - 2 * pad, row_h - 2 * pad,
             max_px=int(unit * 0.038), min_px=16, leading=1.15,
         )
         top = sy0 + (row_h - name_block.height) // 2
         x = cursor_x + pad
         box = pad_box((x, top, x + name_block.width, top + name_block.height), pad, bounds)
-        plans.append(("brand", brand_name, name_block, box, x))
+        plans.append(("brand", brand.name, name_block, box, x))
 
     # 2. CTA button, bottom-left of the safe area.
     cta_px = int(unit * 0.036)

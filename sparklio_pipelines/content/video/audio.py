@@ -80,6 +80,11 @@ class VoiceOverBed:
         return min((s["margin_db"] for s in self.spans), default=None)
 
 
+def frame_power(samples: np.ndarray, hop: int, count: int) -> np.ndarray:
+    """Mean power of each of the first `count` frames of `hop` samples."""
+    return (samples[: count * hop].reshape(count, hop) ** 2).mean(axis=1)
+
+
 def judge_stems(stems: Path, *, fade_s: float = 0.0, rate: int = 16000) -> VoiceOverBed:
     """Voice >= 10 dB over the bed on every voiced span; the bed audible in every pause (the final
     fade excepted)."""
@@ -88,8 +93,7 @@ def judge_stems(stems: Path, *, fade_s: float = 0.0, rate: int = 16000) -> Voice
     count = min(len(voice), len(bed)) // hop
     if count == 0:
         return VoiceOverBed(problems=["the stems are empty"])
-    voice_power = (voice[: count * hop].reshape(count, hop) ** 2).mean(axis=1)
-    bed_power = (bed[: count * hop].reshape(count, hop) ** 2).mean(axis=1)
+    voice_power, bed_power = frame_power(voice, hop, count), frame_power(bed, hop, count)
     voiced = _db(voice_power) > _db(voice_power.max()) + VOICED_DB
     report = VoiceOverBed()
     spans = _spans(voiced, round(MIN_GAP_S / FRAME_S))

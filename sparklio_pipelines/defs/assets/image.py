@@ -139,10 +139,10 @@ def image(
         image_generator.release()
 
     for language in parsed.languages:
+        localized = parsed.localized(language)  # its CTA, and the brand's name as written in the language
         for size_name, size in CREATIVE_SIZES.items():
             png, layout = compose_creative(
-                art_png[size_name], size, headlines[language], parsed.localized(language).call_to_action, parsed.brand, logo_png,
-                language=language,
+                art_png[size_name], size, headlines[language], localized.call_to_action, localized.brand, logo_png
             )
             key = campaign_key(campaign_id, "image", language, f"{size_name}-{size[0]}x{size[1]}.png")
             stored = object_store.put_bytes(key, png, "image/png")
