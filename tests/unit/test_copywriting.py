@@ -21,7 +21,7 @@ from sparklio_pipelines.content.copy.limits import (
 )
 from sparklio_pipelines.content.copy.prompts import parse_email
 from sparklio_pipelines.content.copy.schemas import CopyDeck, CopyError, XVariant
-from sparklio_pipelines.content.copy.writer import fit_script
+from sparklio_pipelines.content.copy.writer import brief_variant, fit_script
 
 BRIEFS = Path(__file__).resolve().parents[2] / "examples" / "briefs"
 
@@ -107,6 +107,18 @@ def test_fit_script_lands_in_range_and_keeps_terms():
     for raw in ["Short. " + "word " * 200, "Lumi Glow. " * 80, "Hi."]:
         script = fit_script(raw, en_brief, "en")
         assert 35 <= word_count(script) <= 75 and "Lumi Glow" in script, script
+
+
+def test_voiceovers_built_from_the_brief_differ_between_a_and_b():
+    # The fallback once padded every script in the brief's order, so A and B were the same words.
+    for name, language in [("hanbit-tea-ko.yaml", "ko"), ("glow-serum-en.yaml", "en")]:
+        brief = load_brief(BRIEFS / name)
+        first, second = brief.key_messages[:2]
+        a = brief_variant(brief, language, "shorts", "A", first).script
+        b = brief_variant(brief, language, "shorts", "B", second).script
+        assert a.startswith(first.rstrip(".")) and b.startswith(second.rstrip(".")), (a, b)
+        assert a != b
+        assert fit_script("", brief, language) == a  # no focus: the brief's order
 
 
 def test_parse_email_line():

@@ -209,17 +209,22 @@ def repeated_phrase(text: str, language: str, names: list[str]) -> str | None:
     return None
 
 
+def focus_first(brief: Brief, focus: str | None) -> list[str]:
+    """The key messages, the variant's focus first: what makes A and B differ."""
+    return [focus, *(m for m in brief.key_messages if m != focus)] if focus else list(brief.key_messages)
+
+
 def brief_copy(brief: Brief, focus: str, banned: list[str]) -> str:
     """Copy from the brief's own words: the focus message, the other key messages, the CTA
     (a sentence with a banned word left out whole)."""
-    parts = [focus, *(m for m in brief.key_messages if m != focus), brief.call_to_action]
+    parts = [*focus_first(brief, focus), brief.call_to_action]
     return drop_banned_sentences(" ".join(_sentence(p) for p in parts), banned) or _sentence(brief.product)
 
 
 def brief_lines(brief: Brief, focus: str) -> list[str]:
     """Short lines the brief itself states, best first: the focus message, the other key messages,
     the product, the CTA, the brand name, then each comma-separated clause of a key message."""
-    messages = [focus, *(m for m in brief.key_messages if m != focus)]
+    messages = focus_first(brief, focus)
     clauses = [c.strip() for m in messages for c in re.split(r"[,，]\s*", m) if c.strip() != m.strip()]
     return [line.rstrip(".") for line in [*messages, brief.product, brief.call_to_action, brief.brand.name, *clauses] if line]
 
@@ -258,7 +263,7 @@ def brief_variant(brief: Brief, language: str, channel: str, label: str, focus: 
             body=ensure_terms(body, required, language, fields["body"].max_chars),
         )
     if channel == "shorts":
-        return ShortsVariant(**made, script=fit_script("", brief, language),
+        return ShortsVariant(**made, script=fit_script("", brief, language, focus),
                              headlines=fit_headlines([], brief, language, focus))
     raise CopyError(f"no writer for channel {channel!r}")
 
@@ -275,8 +280,8 @@ def _sentence(text: str) -> str:
     return text if SENTENCE_END.search(text[-1:] + " ") else f"{text}."
 
 
-def fit_script(script: str, brief: Brief, language: str) -> str:
-    """Voiceover into its range: pad from key messages and CTA (in order), trim when long."""
+def fit_script(script: str, brief: Brief, language: str, focus: str | None = None) -> str:
+    """Voiceover into its range: pad from key messages (the variant's focus first) and CTA, trim when long."""
     limit = channel_limits("shorts", language).fields["script"]
     if language == "ko":
         def short(t: str) -> bool:
@@ -285,7 +290,8 @@ def fit_script(script: str, brief: Brief, language: str) -> str:
         def short(t: str) -> bool:
             return word_count(t) < (limit.min_words or 0)
     # The brief's statements, then facts said as sentences; repeating a message is the last resort.
-    padding = [*brief.key_messages, brief.call_to_action, audience_sentence(brief, language)]
+    # Led by the focus, so A and B differ even when both are built from the brief alone.
+    padding = [*focus_first(brief, focus), brief.call_to_action, audience_sentence(brief, language)]
     i = 0
     while short(script):
         piece = _sentence(drop_banned_sentences(padding[i % len(padding)], brief.brand.banned_for(language)) or brief.product)
@@ -423,7 +429,7 @@ def _write_variant(w: _Writer, channel: str, label: str, focus: str, limits: Cha
     if channel == "shorts":
         reply = w.attempt(channel, label, "script", focus, 140,
                           lambda r: w.unusable(w.clean(r), channel, label, "script") if w.clean(r) else "is empty")
-        script = fit_script(w.clean(reply) if reply else "", brief, language)  # empty: built from key messages
+        script = fit_script(w.clean(reply) if reply else "", brief, language, focus)  # empty: built from the brief
         raw = w.ask(channel, label, "headlines", focus, 0, 60).split("\n")[0].split("|")
         usable = [h for h in raw if w.clean(h) and w.unusable(w.clean(h), channel, label, "headlines") is None]
         return ShortsVariant(variant=label, script=script, headlines=fit_headlines(usable, brief, language, focus))
