@@ -279,3 +279,51 @@ def test_an_email_subject_may_repeat_a_phrase_of_its_body():
     deck = generate_copy(brief, canned(Email=reply), variants=1)
     assert deck.languages["en"]["email"][0].subject == "Morning glow, simplified"
     assert deck.languages["en"]["email"][0].body.startswith("Morning glow, simplified: one step")
+
+
+def test_copy_that_says_nothing_of_the_product_is_reasked_then_built_from_the_brief():
+    # Seen in embedded decks: a whole Instagram post "오늘 주문하세요.", an email body "안녕하세요, 한빛입니다. 지금 주문하세요."
+    brief = load_brief(BRIEFS / "hanbit-tea-ko.yaml").model_copy(update={"channels": ["instagram", "x", "email"]})
+    llm = canned(**{"인스타그램 캡션": "오늘 구매하세요.", "X 게시물": "카페인 없이 하루 종일 편하게. 지금 구매하기.",
+                    "이메일": "제목: 한빛 | 미리보기: 지금 구매하기. | 본문: 안녕하세요, 한빛입니다. 오늘 구매하세요.",
+                    "Instagram caption": "Shop now.", "X post": "Shop now."})
+    deck = generate_copy(brief, llm, variants=1)
+    for language in ("ko", "en"):
+        caption = deck.languages[language]["instagram"][0].caption
+        assert caption.startswith(brief.localized(language).key_messages[0].rstrip(".")), caption
+    assert llm.asked.count("인스타그램 캡션") == 2 and llm.asked.count("X 게시물") == 1  # re-asked once, then the brief
+    assert deck.languages["ko"]["x"][0].text.startswith("카페인 없이 하루 종일 편하게. 지금 구매하기.")  # a message: kept
+    assert llm.asked.count("이메일") == 2
+    assert deck.languages["ko"]["email"][0].body.startswith(brief.key_messages[0].rstrip("."))
+
+
+def test_headlines_that_differ_only_by_an_ending_are_shown_once():
+    from sparklio_pipelines.content.copy.writer import fit_headlines, reads_alike
+
+    assert reads_alike("Sync when you are back online", "Syncs when you are back online")
+    assert reads_alike("지금 주문", "지금 주문해")
+    assert not reads_alike("Start free", "Start free today")
+    assert not reads_alike("오늘 주문", "지금 주문")
+    brief = load_brief(BRIEFS / "glow-serum-en.yaml")
+    shown = fit_headlines(["Glow every morning", "Glows every morning", "A simple routine"], brief, "en")
+    assert shown[:2] == ["Glow every morning", "A simple routine"] and "Glows every morning" not in shown
+
+
+def test_english_copy_opens_with_a_capital_unless_a_name_is_lower_case():
+    from sparklio_pipelines.content.copy.writer import sentence_case
+
+    assert sentence_case("fill in the checklists offline.", ["Fieldnote Sync"]) == "Fill in the checklists offline."
+    assert sentence_case("iPhone cases, now in stock.", ["iPhone case"]) == "iPhone cases, now in stock."
+    assert sentence_case("", []) == ""
+
+
+def test_a_video_says_its_call_to_action_once_and_last():
+    from sparklio_pipelines.content.copy.writer import fit_headlines
+
+    brief = load_brief(BRIEFS / "hanbit-tea-ko.yaml")
+    shown = fit_headlines(["오늘 구매", "고소한 보리차", "지금 구매하기", "카페인 없이 하루 종일 편하게"], brief, "ko")
+    assert shown == ["고소한 보리차", "카페인 없이 하루 종일 편하게", "오늘 구매"]
+    # A script whose own words already say it is not padded with the brief's CTA a second time.
+    script = fit_script("보리차가 고소해요. 오늘 구매하세요.", brief, "ko")
+    assert "지금 구매하기" not in script and script.count("구매") == 1, script
+    assert "지금 구매하기" in fit_script("보리차가 고소해요.", brief, "ko")

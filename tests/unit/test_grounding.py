@@ -6,7 +6,13 @@ import pytest
 
 from sparklio_common.settings import REPO_ROOT
 from sparklio_pipelines.content.brief.parse import load_brief
-from sparklio_pipelines.content.copy.grounding import brief_vocabulary, grounded_sentences, is_grounded
+from sparklio_pipelines.content.copy.grounding import (
+    brief_vocabulary,
+    grounded_sentences,
+    is_call_to_action,
+    is_grounded,
+    says_nothing_of_the_product,
+)
 
 BRIEFS = REPO_ROOT / "examples" / "briefs"
 
@@ -75,3 +81,30 @@ def test_the_audience_alone_is_no_copy(hanbit, line, grounded):
 def test_an_audience_that_holds_the_benefit_still_lets_copy_address_it(glow):
     assert is_grounded("A simple morning routine for busy professionals aged 25-40.", glow)
     assert not is_grounded("Skincare-curious professionals aged 25-40.", glow)
+
+
+@pytest.mark.parametrize(("line", "empty"), [
+    ("오늘 구매하세요.", True),  # the CTA in other words
+    ("Shop now.", True),
+    ("안녕하세요, 한빛입니다. 지금 구매하기.", True),  # a greeting and the brand (seen as an email body)
+    ("Meet Hanbit.", True),
+    ("카페인 없이 하루 종일 편하게. 지금 구매하기.", False),
+    ("Organic barley tea for your afternoon.", False),  # names the product
+])
+def test_copy_that_says_nothing_of_the_product(hanbit, line, empty):
+    assert says_nothing_of_the_product(line, hanbit) is empty
+
+
+@pytest.mark.parametrize(("line", "cta"), [
+    ("오늘 구매하세요", True),
+    ("지금 구매하기", True),
+    ("고소한 보리차", False),
+    ("Shop now", False),  # all generic words: only the exact CTA is known as one
+])
+def test_a_call_to_action_in_other_words(hanbit, line, cta):
+    assert is_call_to_action(line, hanbit) is cta
+
+
+def test_a_cta_that_names_the_offer(glow):
+    assert is_call_to_action("Shop the launch offer today", glow)
+    assert not is_call_to_action("Brighter-looking skin in 14 days. Shop the launch offer.", glow)

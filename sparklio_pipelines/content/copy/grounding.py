@@ -63,6 +63,8 @@ class Vocabulary:
     stems: frozenset[str]
     pairs: frozenset[str]
     audience_only: frozenset[str] = frozenset()  # units only the audience says: who buys, not what it is
+    cta_only: frozenset[str] = frozenset()  # units only the call to action says: what to do, not what it is
+    product_facts: frozenset[str] = frozenset()  # units of the product and key messages, brand names aside
 
 
 def _units(text: str) -> set[str]:
@@ -75,13 +77,20 @@ _GENERIC_UNITS = frozenset(_units(" ".join(_KO_GENERIC)))
 def brief_vocabulary(brief: Brief, extra: list[str] = ()) -> Vocabulary:
     """The brief's own words (every language it carries), plus `extra` lines (approved copy)."""
     text = "\n".join([support_text(brief), brief.tone, *brief.brand.example_phrases, *brief.brand.tone_words, *extra])
-    audiences = [a for a in [brief.audience, *(given.audience for given in brief.translations.values())] if a]
-    rest = text
-    for audience in audiences:
-        rest = rest.replace(audience, " ")
-    audience_only = _units("\n".join(audiences)) - _units(rest) - _GENERIC_UNITS
+    given = list(brief.translations.values())
+
+    def only_in(lines: list[str]) -> frozenset[str]:
+        rest = text
+        for line in filter(None, lines):
+            rest = rest.replace(line, " ")
+        return frozenset(_units("\n".join(filter(None, lines))) - _units(rest) - _GENERIC_UNITS)
+
+    facts = [brief.product, *brief.key_messages, *(line for g in given for line in [g.product, *(g.key_messages or [])])]
+    names = _units(" ".join([brief.brand.name, *brief.brand.names.values()]))
     return Vocabulary(stems=frozenset(_en_content(text)), pairs=frozenset(_ko_pairs(text + " " + " ".join(_KO_GENERIC))),
-                      audience_only=frozenset(audience_only))
+                      audience_only=only_in([brief.audience, *(g.audience for g in given)]),
+                      cta_only=only_in([brief.call_to_action, *(g.call_to_action for g in given)]),
+                      product_facts=frozenset(_units("\n".join(filter(None, facts))) - names - _GENERIC_UNITS))
 
 
 def grounded_share(sentence: str, vocabulary: Vocabulary) -> float:
@@ -95,14 +104,31 @@ def grounded_share(sentence: str, vocabulary: Vocabulary) -> float:
 _ADDRESSED = re.compile(r"\bfor\b|위해|위한|에게", re.IGNORECASE)  # "... for busy professionals": copy about them
 
 
+def _brief_units(text: str, vocabulary: Vocabulary) -> list[str]:
+    """The units of `text` the brief says, generic words aside."""
+    return [u for u in _units(text) if (u in vocabulary.stems or u in vocabulary.pairs) and u not in _GENERIC_UNITS]
+
+
 def restates_audience(sentence: str, vocabulary: Vocabulary) -> bool:
     """A sentence whose brief words are all the audience's and that is not addressed to them: the
     targeting note, not copy ("건강한 습관을 찾는 20~30대 직장인입니다." said by the brand). One that also
     names the product or a message is copy."""
     if _ADDRESSED.search(sentence):
         return False
-    said = [u for u in _units(sentence) if (u in vocabulary.stems or u in vocabulary.pairs) and u not in _GENERIC_UNITS]
+    said = _brief_units(sentence, vocabulary)
     return len(said) >= 2 and all(u in vocabulary.audience_only for u in said)
+
+
+def is_call_to_action(line: str, vocabulary: Vocabulary) -> bool:
+    """A line that says the CTA, in the brief's words or its own ("오늘 주문하세요." for "지금 주문하세요")."""
+    said = _brief_units(line, vocabulary)
+    return bool(said) and all(u in vocabulary.cta_only for u in said)
+
+
+def says_nothing_of_the_product(text: str, vocabulary: Vocabulary) -> bool:
+    """Copy that names neither the product nor a key message: a greeting, the brand, what to do
+    ("안녕하세요, 한빛입니다. 지금 주문하세요.", "오늘 주문하세요.")."""
+    return not any(u in vocabulary.product_facts for u in _units(text))
 
 
 def is_grounded(sentence: str, vocabulary: Vocabulary) -> bool:

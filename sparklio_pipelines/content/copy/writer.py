@@ -32,7 +32,12 @@ from sparklio_pipelines.content.copy.claims import (
     Facts,
     unsupported_claims,
 )
-from sparklio_pipelines.content.copy.grounding import brief_vocabulary, grounded_sentences
+from sparklio_pipelines.content.copy.grounding import (
+    brief_vocabulary,
+    grounded_sentences,
+    is_call_to_action,
+    says_nothing_of_the_product,
+)
 from sparklio_pipelines.content.copy.limits import (
     HASHTAG,
     brand_hashtags,
@@ -115,7 +120,8 @@ class _Writer:
             text = text[: ends[-1]]
         # A tiny model invents: keep what the brief says (an unsupported claim stays, for the claims
         # guard to refuse the reply and record it).
-        return grounded_sentences(text, self.vocabulary, keep=lambda s: bool(unsupported_claims(s, self.facts)))
+        text = grounded_sentences(text, self.vocabulary, keep=lambda s: bool(unsupported_claims(s, self.facts)))
+        return sentence_case(text, [self.brief.product, self.brief.brand.name]) if self.language == "en" else text
 
     def unusable(self, text: str, channel: str, variant: str, field: str) -> str | None:
         """Why a cleaned reply cannot be used (None when it can): it holds a banned word, states a
@@ -184,7 +190,10 @@ class _Writer:
                 return f"is {length(text)} chars"
             if "…" in ensure_terms(text, self.required, self.language, limit.max_chars, length) and "…" not in text:
                 return "leaves no room for the required terms"
-            return self.unusable(text, channel, variant, task)
+            problem = self.unusable(text, channel, variant, task)  # first: it records refused claims
+            if problem is None and says_nothing_of_the_product(text, self.vocabulary):
+                return "says nothing of the product"
+            return problem
 
         reply = self.attempt(channel, variant, task, focus, max_tokens, fault)
         text = self.clean(reply) if reply is not None else self.fallback(focus)
@@ -275,6 +284,26 @@ def same_line(a: str, b: str) -> bool:
     return bool(a) and key(a) == key(b)
 
 
+def sentence_case(text: str, names: list[str]) -> str:
+    """English copy opens with a capital ("fill in the checklists…" reads as a fragment), unless it
+    opens with a name written in lower case ("iPhone")."""
+    if not text[:1].islower() or any(name and text.startswith(name) for name in names):
+        return text
+    return text[0].upper() + text[1:]
+
+
+def reads_alike(a: str, b: str) -> bool:
+    """Two lines with the same words but for an ending: "Sync when you are back online" and
+    "Syncs when you are back online" on one screen read as a mistake."""
+    words_a, words_b = re.findall(r"\w+", a.casefold()), re.findall(r"\w+", b.casefold())
+
+    def alike(x: str, y: str) -> bool:
+        short, long = sorted((x, y), key=len)
+        return x == y or (len(short) >= 2 and long.startswith(short) and len(long) - len(short) <= 2)
+
+    return len(words_a) == len(words_b) > 0 and all(map(alike, words_a, words_b))
+
+
 def _sentence(text: str) -> str:
     text = text.strip()
     return text if SENTENCE_END.search(text[-1:] + " ") else f"{text}."
@@ -291,7 +320,9 @@ def fit_script(script: str, brief: Brief, language: str, focus: str | None = Non
             return word_count(t) < (limit.min_words or 0)
     # The brief's statements, then facts said as sentences; repeating a message is the last resort.
     # Led by the focus, so A and B differ even when both are built from the brief alone.
-    padding = [*focus_first(brief, focus), brief.call_to_action, audience_sentence(brief, language)]
+    vocabulary = brief_vocabulary(brief)
+    cta_said = any(is_call_to_action(s, vocabulary) for s in sentences(script))  # one call to action is enough
+    padding = [*focus_first(brief, focus), *([] if cta_said else [brief.call_to_action]), audience_sentence(brief, language)]
     i = 0
     while short(script):
         piece = _sentence(drop_banned_sentences(padding[i % len(padding)], brief.brand.banned_for(language)) or brief.product)
@@ -326,14 +357,18 @@ def fit_headlines(raw: list, brief: Brief, language: str, focus: str | None = No
     out: list[str] = []
     model_lines = [str(h) for h in raw]
     padding = brief_lines(brief, focus or brief.key_messages[0])
+    vocabulary = brief_vocabulary(brief)
     for i, candidate in enumerate([*model_lines, *padding]):
         if i >= len(model_lines) and len(out) >= low:
             break  # pad from the brief only up to the minimum
-        text = first_fitting([tidy(candidate).rstrip(".")], cap, brief.brand.banned_for(language), avoid=tuple(out))
-        if len(text) >= 2:
-            out.append(text)
+        text = first_fitting([tidy(candidate).rstrip(".")], cap, brief.brand.banned_for(language))
+        if len(text) < 2 or any(reads_alike(text, shown) for shown in out):
+            continue
+        if is_call_to_action(text, vocabulary) and any(is_call_to_action(shown, vocabulary) for shown in out):
+            continue  # "오늘 주문" then "지금 주문": one call to action per video
+        out.append(text)
     # The call to action closes the video, whichever place the model gave it.
-    return sorted(out[:high], key=lambda h: same_line(h, brief.call_to_action))
+    return sorted(out[:high], key=lambda h: same_line(h, brief.call_to_action) or is_call_to_action(h, vocabulary))
 
 
 def write_completion_copy(
@@ -409,8 +444,11 @@ def _write_variant(w: _Writer, channel: str, label: str, focus: str, limits: Cha
             if same_line(parts["preheader"], parts["subject"]):
                 return "repeats the subject as preheader"
             # each part on its own: a subject may well repeat a phrase of the body
-            return next((fault for name, part in parts.items() if part and (fault := w.unusable(part, channel, label, name))),
-                        None)
+            problem = next((fault for name, part in parts.items() if part and (fault := w.unusable(part, channel, label, name))),
+                           None)
+            if problem is None and says_nothing_of_the_product(parts["body"], w.vocabulary):
+                return "has a body that says nothing of the product"
+            return problem
 
         reply = w.attempt(channel, label, "email", focus, 200, fault)
         parts = {k: w.clean(v) for k, v in parse_email(reply or "", language).items()}
