@@ -108,3 +108,16 @@ def test_a_call_to_action_in_other_words(hanbit, line, cta):
 def test_a_cta_that_names_the_offer(glow):
     assert is_call_to_action("Shop the launch offer today", glow)
     assert not is_call_to_action("Brighter-looking skin in 14 days. Shop the launch offer.", glow)
+
+
+# Seen in the demo's English voiceover: "I drink this. Nutty flavor from organic Korean barley. …"
+@pytest.mark.parametrize(("brief", "line", "grounded"), [
+    ("hanbit", "I drink this.", False),
+    ("hanbit", "저는 카페인 없이 하루 종일 편하게 마셔요.", False),
+    ("glow", "My skin looks brighter in 14 days.", False),
+    ("hanbit", "Easy to drink all day.", True),
+    ("glow", "Brighter-looking skin in 14 days.", True),
+    ("glow", "A simple morning routine for your skin.", True),
+])
+def test_a_testimonial_the_brief_did_not_give_is_invented(request, brief, line, grounded):
+    assert is_grounded(line, request.getfixturevalue(brief)) is grounded

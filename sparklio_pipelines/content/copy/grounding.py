@@ -131,10 +131,21 @@ def says_nothing_of_the_product(text: str, vocabulary: Vocabulary) -> bool:
     return not any(u in vocabulary.product_facts for u in _units(text))
 
 
+# "I" and "저는/제가/나는/내가": a brand speaks as "we"; a customer's voice the brief did not give is an invented testimonial.
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|i’m|i've|i’ve|i'd|i’d|i'll|i’ll|me|my|mine|myself)\b|(?:^|\s)(?:저는|제가|나는|내가)\s",
+                           re.IGNORECASE)
+
+
+def is_testimonial(sentence: str) -> bool:
+    """A sentence in the first person singular ("I drink this.", "저는 매일 마셔요.")."""
+    return bool(_FIRST_PERSON.search(sentence))
+
+
 def is_grounded(sentence: str, vocabulary: Vocabulary) -> bool:
     korean = bool(_HANGUL_RUN.search(sentence))
     share = grounded_share(sentence, vocabulary)
-    return share >= (KO_MIN_GROUNDED if korean else EN_MIN_GROUNDED) and not restates_audience(sentence, vocabulary)
+    return (share >= (KO_MIN_GROUNDED if korean else EN_MIN_GROUNDED) and not restates_audience(sentence, vocabulary)
+            and not is_testimonial(sentence))
 
 
 def grounded_sentences(text: str, vocabulary: Vocabulary, keep: Callable[[str], bool] = lambda _s: False) -> str:
