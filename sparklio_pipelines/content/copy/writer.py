@@ -293,15 +293,17 @@ def sentence_case(text: str, names: list[str]) -> str:
 
 
 def reads_alike(a: str, b: str) -> bool:
-    """Two lines with the same words but for an ending: "Sync when you are back online" and
-    "Syncs when you are back online" on one screen read as a mistake."""
+    """`a` says again what `b` says: the same words but for an ending ("Sync when you are back online"
+    after "Syncs when you are back online"), or a run of `b`'s words ("14 days" after "Brighter-looking
+    skin in 14 days"). On one screen either reads as a mistake."""
     words_a, words_b = re.findall(r"\w+", a.casefold()), re.findall(r"\w+", b.casefold())
 
     def alike(x: str, y: str) -> bool:
         short, long = sorted((x, y), key=len)
         return x == y or (len(short) >= 2 and long.startswith(short) and len(long) - len(short) <= 2)
 
-    return len(words_a) == len(words_b) > 0 and all(map(alike, words_a, words_b))
+    n = len(words_a)
+    return n > 0 and any(all(map(alike, words_a, words_b[i : i + n])) for i in range(len(words_b) - n + 1))
 
 
 def _sentence(text: str) -> str:
@@ -367,6 +369,12 @@ def fit_headlines(raw: list, brief: Brief, language: str, focus: str | None = No
         if is_call_to_action(text, vocabulary) and any(is_call_to_action(shown, vocabulary) for shown in out):
             continue  # "오늘 주문" then "지금 주문": one call to action per video
         out.append(text)
+    for line in padding:  # a brief too short for that many distinct lines: the minimum still holds
+        if len(out) >= low:
+            break
+        text = first_fitting([tidy(line).rstrip(".")], cap, brief.brand.banned_for(language), avoid=tuple(out))
+        if len(text) >= 2:
+            out.append(text)
     # The call to action closes the video, whichever place the model gave it.
     return sorted(out[:high], key=lambda h: same_line(h, brief.call_to_action) or is_call_to_action(h, vocabulary))
 
