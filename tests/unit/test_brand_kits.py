@@ -25,6 +25,7 @@ def test_shipped_kits_load():
 def test_the_brand_name_is_written_per_language():
     hanbit = load_brand_kit("hanbit")
     assert hanbit.name_for("ko") == "한빛" and hanbit.name_for("en") == "Hanbit"
+    assert hanbit.all_names == ["한빛", "Hanbit"]  # what the claims guard, grounding and caption hotwords accept
     assert load_brand_kit("lumi").name_for("ko") == load_brand_kit("lumi").name  # no names: the one name
     brief = parse_brief_data({**BRIEF, "brand": "hanbit"})  # what copy, hashtags and creatives are made from
     assert brief.localized("en").brand.name == "Hanbit" and brief.localized("ko").brand.name == "한빛"

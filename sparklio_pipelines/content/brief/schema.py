@@ -140,6 +140,11 @@ class BrandKit(BaseModel):
     def required_for(self, language: str) -> list[str]:
         return [*self.required_terms, *self.required_terms_by_language.get(language, [])]
 
+    @property
+    def all_names(self) -> list[str]:
+        """Every way the brand's name is written: the one name, then each language's."""
+        return [name for name in [self.name, *self.names.values()] if name]
+
     def name_for(self, language: str) -> str:
         """The name a creative in `language` shows: '한빛' on Korean ones, 'Hanbit' on English ones."""
         return self.names.get(language) or self.name

@@ -302,8 +302,7 @@ def find_claims(text: str, extra: Iterable[str] = ()) -> list[Claim]:
 
 def support_text(brief: Brief) -> str:
     """The brief's statements of fact, in every language it carries."""
-    parts = [brief.product, brief.audience, *brief.key_messages, brief.call_to_action, brief.brand.name,
-             *brief.brand.names.values()]
+    parts = [brief.product, brief.audience, *brief.key_messages, brief.call_to_action, *brief.brand.all_names]
     for language in {*brief.languages, *brief.translations}:
         parts += brief.brand.required_for(language)
     for given in brief.translations.values():

@@ -86,7 +86,7 @@ def brief_vocabulary(brief: Brief, extra: list[str] = ()) -> Vocabulary:
         return frozenset(_units("\n".join(filter(None, lines))) - _units(rest) - _GENERIC_UNITS)
 
     facts = [brief.product, *brief.key_messages, *(line for g in given for line in [g.product, *(g.key_messages or [])])]
-    names = _units(" ".join([brief.brand.name, *brief.brand.names.values()]))
+    names = _units(" ".join(brief.brand.all_names))
     return Vocabulary(stems=frozenset(_en_content(text)), pairs=frozenset(_ko_pairs(text + " " + " ".join(_KO_GENERIC))),
                       audience_only=only_in([brief.audience, *(g.audience for g in given)]),
                       cta_only=only_in([brief.call_to_action, *(g.call_to_action for g in given)]),

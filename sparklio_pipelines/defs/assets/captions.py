@@ -47,8 +47,7 @@ def captions(
     video_hashes = {lang: {name: object_store.head(key).sha256 for name, key in keys.items()}
                     for lang, keys in formats.items()}
     style = parsed.brand.caption_style
-    hotwords = [parsed.product, *parsed.brand.required_terms,
-                *filter(None, [parsed.brand.name, *parsed.brand.names.values()])]
+    hotwords = [parsed.product, *parsed.brand.required_terms, *parsed.brand.all_names]
     inputs = fingerprint(video_hashes, video["scripts"], hotwords, parsed.brand.palette, parsed.brand.font,
                          style.model_dump())
 
